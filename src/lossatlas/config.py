@@ -1,0 +1,357 @@
+"""The study a config describes: validated, with defaults, expanded into cells, stacks and jobs.
+
+Vocabulary:
+    cell: one combination (experiment, dataset, model, optimizer, loss, activation), trained for
+        ``n_seeds`` seeds.
+    stack: the cells of one (experiment, dataset, model, optimizer); their trials are trained
+        together as one TensorFlow computation.
+    job: one Snakemake training job, a group of whole stacks of one experiment.
+
+Every error is a :class:`ConfigError` (a ``ValueError``) naming the offending key and value; it is
+raised when the Snakefile is parsed, so ``snakemake -n`` already reports it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import yaml
+
+from lossatlas.datasets import FAMILIES, DatasetSpec
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+LOSSES = ("mse", "mae", "huber", "log_cosh", "binary_crossentropy")
+# Range of each output activation: (low, high, whether the bounds are attained).
+ACTIVATION_RANGES = {
+    "linear": (-math.inf, math.inf),
+    "sigmoid": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "softplus": (0.0, math.inf),
+    "relu": (0.0, math.inf),
+}
+HIDDEN_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "softplus")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot be run; the message names the key and the value."""
+
+
+def _fail(key: str, value: object, problem: str) -> None:
+    raise ConfigError(f"config key '{key}' = {value!r}: {problem}")
+
+
+def _choose(key: str, value: str, choices) -> None:
+    if value not in choices:
+        _fail(key, value, f"unknown value; choose from {', '.join(sorted(choices))}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    label: str
+    hidden_units: tuple[int, ...] = ()
+    hidden_activation: str = "tanh"
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Output sizes of all Dense layers, the final Dense(1) included."""
+        return (*self.hidden_units, 1)
+
+    def describe(self) -> str:
+        if not self.hidden_units:
+            return "Dense(1)"
+        hidden = ", ".join(f"Dense({units}, {self.hidden_activation})" for units in self.hidden_units)
+        return f"{hidden}, Dense(1)"
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSpec:
+    label: str
+    name: str
+    learning_rate: float = 0.001
+    clipvalue: float | None = None
+    clipnorm: float | None = None
+    global_clipnorm: float | None = None
+
+    def describe(self) -> str:
+        text = f"{self.name} (lr {self.learning_rate:g}"
+        for option in ("clipvalue", "clipnorm", "global_clipnorm"):
+            if getattr(self, option) is not None:
+                text += f", {option} {getattr(self, option):g}"
+        return text + ")"
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    experiment: str
+    dataset: str
+    model: str
+    optimizer: str
+    loss: str
+    activation: str
+
+    @property
+    def stack_key(self) -> tuple[str, str, str, str]:
+        return (self.experiment, self.dataset, self.model, self.optimizer)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+    """Cells trained together: same experiment, dataset, model and optimizer."""
+
+    experiment: str
+    dataset: str
+    model: str
+    optimizer: str
+    segments: tuple[tuple[str, str], ...]  # (loss, activation) of each cell, in order
+
+
+@dataclasses.dataclass(frozen=True)
+class Excluded:
+    cell: Cell
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    label: str
+    datasets: tuple[str, ...]
+    models: tuple[str, ...]
+    losses: tuple[str, ...]
+    activations: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    epochs: int = 100
+    batch_size: int = 32
+
+
+@dataclasses.dataclass
+class Study:
+    """A validated config and the grid it expands to."""
+
+    config: dict
+    datasets: dict[str, DatasetSpec]
+    models: dict[str, ModelSpec]
+    optimizers: dict[str, OptimizerSpec]
+    experiments: dict[str, Experiment]
+    cells: list[Cell]
+    excluded: list[Excluded]
+    flags: dict[Cell, str]
+
+    @property
+    def base_seed(self) -> int:
+        return self.config["base_seed"]
+
+    @property
+    def n_seeds(self) -> int:
+        return self.config["n_seeds"]
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 (first 12 hex digits) of the config with its defaults filled in."""
+        canonical = json.dumps(self.config, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+    def stacks(self) -> list[Stack]:
+        grouped: dict[tuple, list[tuple[str, str]]] = {}
+        for cell in self.cells:
+            grouped.setdefault(cell.stack_key, []).append((cell.loss, cell.activation))
+        return [Stack(*key, segments=tuple(segments)) for key, segments in grouped.items()]
+
+    def jobs(self) -> dict[str, list[Stack]]:
+        """Training jobs by id (``{experiment}/job{k:03d}``): whole stacks, packed in grid order
+        until a job holds at least ``training.cells_per_job`` cells."""
+        limit = self.config["training"]["cells_per_job"]
+        jobs: dict[str, list[Stack]] = {}
+        counters: dict[str, int] = {}
+        current: dict[str, list[Stack]] = {}
+        for stack in self.stacks():
+            group = current.setdefault(stack.experiment, [])
+            group.append(stack)
+            if sum(len(s.segments) for s in group) >= limit:
+                index = counters.get(stack.experiment, 0)
+                jobs[f"{stack.experiment}/job{index:03d}"] = group
+                counters[stack.experiment] = index + 1
+                current[stack.experiment] = []
+        for experiment, group in current.items():
+            if group:
+                jobs[f"{experiment}/job{counters.get(experiment, 0):03d}"] = group
+        return jobs
+
+
+def _apply_defaults(config: dict, schema: dict) -> dict:
+    """Fills in the schema's defaults, recursively, into a copy of ``config``."""
+    config = copy.deepcopy(config)
+
+    def fill(instance, node):
+        if not isinstance(instance, dict) or node.get("type") != "object":
+            return
+        for key, sub in node.get("properties", {}).items():
+            if key not in instance and "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+            if key in instance:
+                fill(instance[key], sub)
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key, value in instance.items():
+                if key not in node.get("properties", {}):
+                    fill(value, extra)
+
+    fill(config, schema)
+    return config
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def validate_schema(config: dict, schema: dict | None = None) -> None:
+    """Checks ``config`` against the JSON schema; the error names the key path and the value."""
+    import jsonschema
+
+    schema = schema or load_schema()
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.path))
+    if errors:
+        error = errors[0]
+        key = ".".join(str(part) for part in error.path) or "(top level)"
+        raise ConfigError(f"config key '{key}': {error.message}")
+
+
+def _positive(key: str, value, minimum=0, strict=True) -> None:
+    if value is None:
+        return
+    if (strict and not value > minimum) or (not strict and value < minimum):
+        _fail(key, value, f"must be {'>' if strict else '>='} {minimum}")
+
+
+def _check_options(config: dict) -> None:
+    _positive("n_seeds", config["n_seeds"], 1, strict=False)
+    _positive("training.cells_per_job", config["training"]["cells_per_job"], 1, strict=False)
+    _positive("report.bootstrap_resamples", config["report"]["bootstrap_resamples"], 1, strict=False)
+    for label, spec in config["datasets"].items():
+        _choose(f"datasets.{label}.family", spec["family"], FAMILIES)
+        _positive(f"datasets.{label}.scale", spec["scale"])
+        if spec["scale"] != 1 and not FAMILIES[spec["family"]].scalable:
+            _fail(f"datasets.{label}.scale", spec["scale"], f"family {spec['family']} has a fixed scale of 1")
+        _positive(f"datasets.{label}.n_train", spec["n_train"], 1, strict=False)
+        _positive(f"datasets.{label}.n_test", spec["n_test"], 1, strict=False)
+    for label, spec in config["models"].items():
+        for index, units in enumerate(spec["hidden_units"]):
+            _positive(f"models.{label}.hidden_units[{index}]", units, 1, strict=False)
+        _choose(f"models.{label}.hidden_activation", spec["hidden_activation"], HIDDEN_ACTIVATIONS)
+    for label, spec in config["optimizers"].items():
+        _choose(f"optimizers.{label}.name", spec["name"], OPTIMIZERS)
+        for option in ("learning_rate", "clipvalue", "clipnorm", "global_clipnorm"):
+            _positive(f"optimizers.{label}.{option}", spec.get(option))
+        clips = [o for o in ("clipvalue", "clipnorm", "global_clipnorm") if spec.get(o) is not None]
+        if len(clips) > 1:
+            _fail(f"optimizers.{label}", clips, "set at most one of clipvalue, clipnorm and global_clipnorm")
+    for label, spec in config["experiments"].items():
+        for dimension, choices in (
+            ("datasets", config["datasets"]),
+            ("models", config["models"]),
+            ("optimizers", config["optimizers"]),
+            ("losses", LOSSES),
+            ("activations", ACTIVATION_RANGES),
+        ):
+            if not spec[dimension]:
+                _fail(f"experiments.{label}.{dimension}", spec[dimension], "must not be empty")
+            for value in spec[dimension]:
+                _choose(f"experiments.{label}.{dimension}", value, choices)
+            if len(set(spec[dimension])) != len(spec[dimension]):
+                _fail(f"experiments.{label}.{dimension}", spec[dimension], "lists a value twice")
+        _positive(f"experiments.{label}.epochs", spec["epochs"], 1, strict=False)
+        _positive(f"experiments.{label}.batch_size", spec["batch_size"], 1, strict=False)
+
+
+def _within(inner: tuple[float, float], outer: tuple[float, float]) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def _fmt_range(bounds: tuple[float, float]) -> str:
+    return f"[{bounds[0]:g}, {bounds[1]:g}]"
+
+
+def invalid_reason(loss: str, activation: str, dataset: DatasetSpec) -> str | None:
+    """Why a combination is not meaningful, or None when it is."""
+    if loss == "binary_crossentropy":
+        if not _within(dataset.target_range, (0.0, 1.0)):
+            return (
+                f"binary_crossentropy needs targets in [0, 1]; dataset {dataset.label} has targets in "
+                f"{_fmt_range(dataset.target_range)}"
+            )
+        if not _within(ACTIVATION_RANGES[activation], (0.0, 1.0)):
+            return (
+                f"binary_crossentropy needs an output in (0, 1); activation {activation} gives "
+                f"{_fmt_range(ACTIVATION_RANGES[activation])}"
+            )
+    return None
+
+
+def reach_flag(activation: str, dataset: DatasetSpec) -> str | None:
+    """A note when the output activation's range cannot cover the targets (the cell still runs)."""
+    if _within(dataset.target_range, ACTIVATION_RANGES[activation]):
+        return None
+    return (
+        f"{activation} outputs lie in {_fmt_range(ACTIVATION_RANGES[activation])} but dataset "
+        f"{dataset.label} has targets in {_fmt_range(dataset.target_range)}"
+    )
+
+
+def load_study(config: dict) -> Study:
+    """Validates ``config`` (schema, then meaning) and expands its grid; raises ConfigError."""
+    schema = load_schema()
+    validate_schema(config, schema)
+    config = _apply_defaults(config, schema)
+    _check_options(config)
+    datasets = {
+        label: DatasetSpec(label, spec["family"], float(spec["scale"]), spec["n_train"], spec["n_test"])
+        for label, spec in config["datasets"].items()
+    }
+    models = {
+        label: ModelSpec(label, tuple(spec["hidden_units"]), spec["hidden_activation"])
+        for label, spec in config["models"].items()
+    }
+    optimizers = {label: OptimizerSpec(label, **spec) for label, spec in config["optimizers"].items()}
+    experiments = {}
+    cells, excluded, flags = [], [], {}
+    for label, spec in config["experiments"].items():
+        experiment = Experiment(
+            label,
+            *(tuple(spec[d]) for d in ("datasets", "models", "losses", "activations", "optimizers")),
+            epochs=spec["epochs"],
+            batch_size=spec["batch_size"],
+        )
+        experiments[label] = experiment
+        for dataset in experiment.datasets:
+            for model in experiment.models:
+                for optimizer in experiment.optimizers:
+                    for loss in experiment.losses:
+                        for activation in experiment.activations:
+                            cell = Cell(label, dataset, model, optimizer, loss, activation)
+                            reason = invalid_reason(loss, activation, datasets[dataset])
+                            if reason is None:
+                                cells.append(cell)
+                                flag = reach_flag(activation, datasets[dataset])
+                                if flag:
+                                    flags[cell] = flag
+                            elif config["validity"]["on_invalid"] == "error":
+                                _fail(
+                                    f"experiments.{label}",
+                                    f"{dataset}/{loss}/{activation}",
+                                    f"{reason} (set validity.on_invalid: exclude to skip such cells)",
+                                )
+                            else:
+                                excluded.append(Excluded(cell, reason))
+        if not any(cell.experiment == label for cell in cells):
+            _fail(f"experiments.{label}", label, "every combination is excluded as invalid")
+    return Study(config, datasets, models, optimizers, experiments, cells, excluded, flags)
+
+
+def load_study_file(path: str | Path) -> Study:
+    return load_study(yaml.safe_load(Path(path).read_text()))
