@@ -1,0 +1,25 @@
+# Loss Atlas: datasets -> training -> aggregation -> figures -> HTML and PDF report.
+# Run `snakemake --cores 2` (config/config.yaml) or add `--configfile config/smoke.yaml`.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    """The paper-style report, in HTML and PDF, and everything it is made from."""
+    input:
+        rules.report.output,
+
+
+onsuccess:
+    print(f"\nReport (HTML): {Path(REPORT_HTML).resolve()}\nReport (PDF):  {Path(REPORT_PDF).resolve()}")

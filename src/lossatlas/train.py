@@ -1,0 +1,90 @@
+"""A training job: the stacks of one job, trained by the engine, as tidy tables.
+
+Tables (one row per trial, and one per trial and epoch) carry the cell's coordinates as columns:
+``experiment, dataset, model, optimizer, loss, activation, seed`` (the replicate index).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lossatlas.config import Cell, Stack, Study
+from lossatlas.datasets import load_dataset
+
+COORDINATES = ["experiment", "dataset", "model", "optimizer", "loss", "activation", "seed"]
+
+
+def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trains every trial of ``stack``; returns ``(trials, epochs)`` tables."""
+    from lossatlas import engine  # imports TensorFlow: only where training happens
+
+    experiment = study.experiments[stack.experiment]
+    model = study.models[stack.model]
+    dataset = study.datasets[stack.dataset]
+    n_seeds = study.n_seeds
+    seeds = [engine.trial_seed(study.base_seed, dataset.family, model.label, r) for r in range(n_seeds)]
+    initial = engine.initial_weights(model, data["x_train"].shape[2], seeds)
+    trainer = engine.StackTrainer(
+        data,
+        model,
+        stack.segments,
+        study.optimizers[stack.optimizer],
+        initial,
+        seeds,
+        batch_size=experiment.batch_size,
+        jit_compile=study.config["training"]["jit_compile"],
+    )
+    started = time.perf_counter()
+    result = trainer.train(experiment.epochs)
+    seconds = time.perf_counter() - started
+
+    n_trials = len(stack.segments) * n_seeds
+    coordinates = pd.DataFrame(
+        {
+            "experiment": stack.experiment,
+            "dataset": stack.dataset,
+            "model": stack.model,
+            "optimizer": stack.optimizer,
+            "loss": [loss for loss, _ in stack.segments for _ in range(n_seeds)],
+            "activation": [activation for _, activation in stack.segments for _ in range(n_seeds)],
+            "seed": np.tile(np.arange(n_seeds), len(stack.segments)),
+        }
+    )
+    epochs = experiment.epochs
+    frame = coordinates.loc[np.tile(np.arange(n_trials), epochs)].reset_index(drop=True)
+    frame["epoch"] = np.repeat(np.arange(1, epochs + 1), n_trials)
+    for name, values in result.metrics.items():
+        frame[name] = values.reshape(-1)
+    for layer in range(result.layer_grad_norms.shape[2]):
+        frame[f"grad_norm_layer_{layer + 1}"] = result.layer_grad_norms[:, :, layer].reshape(-1)
+
+    trials = coordinates.copy()
+    trials["trial_seed"] = np.tile(seeds, len(stack.segments))
+    trials["epochs"] = epochs
+    for name in ("train_loss", "test_rmse", "test_mae"):
+        trials[f"final_{name}"] = result.metrics[name][-1]
+    trials["diverged"] = result.diverged_epoch > 0
+    trials["diverged_epoch"] = result.diverged_epoch
+    trials["reach_flag"] = [
+        study.flags.get(Cell(stack.experiment, stack.dataset, stack.model, stack.optimizer, loss, activation), "")
+        for loss, activation in stack.segments
+        for _ in range(n_seeds)
+    ]
+    trials["stack_seconds"] = seconds
+    return trials, frame
+
+
+def run_job(study: Study, job: str, dataset_paths: dict[str, tuple[Path, Path]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trains all stacks of ``job``; ``dataset_paths`` maps a dataset label to (data, manifest)."""
+    trials, epochs, cache = [], [], {}
+    for stack in study.jobs()[job]:
+        if stack.dataset not in cache:
+            cache[stack.dataset] = load_dataset(*dataset_paths[stack.dataset])
+        stack_trials, stack_epochs = train_stack(study, stack, cache[stack.dataset])
+        trials.append(stack_trials)
+        epochs.append(stack_epochs)
+    return pd.concat(trials, ignore_index=True), pd.concat(epochs, ignore_index=True)

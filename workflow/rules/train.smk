@@ -1,0 +1,19 @@
+rule train:
+    """Train one job's stacks (every seed of every cell) with the stacked engine."""
+    input:
+        unpack(job_datasets),
+    output:
+        trials=RESULTS / "train" / "{experiment}" / "{job}" / "trials.parquet",
+        epochs=RESULTS / "train" / "{experiment}" / "{job}" / "epochs.parquet",
+    params:
+        spec=job_params,
+    log:
+        RESULTS / "logs" / "train" / "{experiment}" / "{job}.log",
+    benchmark:
+        RESULTS / "benchmarks" / "train" / "{experiment}" / "{job}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../scripts/train.py"
