@@ -6,7 +6,7 @@ user's terminal; TensorFlow itself is only imported by the modules that train (`
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # TensorFlow 2.21 prints its oneDNN banner before its log level applies; oneDNN gains nothing on
 # these tiny matmuls, so it is off (the same for the engine and the fit reference).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")

@@ -128,6 +128,7 @@ class Experiment:
     optimizers: tuple[str, ...]
     epochs: int = 100
     batch_size: int = 32
+    eval_every: int = 1
 
 
 @dataclasses.dataclass
@@ -215,7 +216,7 @@ def validate_schema(config: dict, schema: dict | None = None) -> None:
     import jsonschema
 
     schema = schema or load_schema()
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.path))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path))
     if errors:
         error = errors[0]
         key = ".".join(str(part) for part in error.path) or "(top level)"
@@ -267,6 +268,7 @@ def _check_options(config: dict) -> None:
                 _fail(f"experiments.{label}.{dimension}", spec[dimension], "lists a value twice")
         _positive(f"experiments.{label}.epochs", spec["epochs"], 1, strict=False)
         _positive(f"experiments.{label}.batch_size", spec["batch_size"], 1, strict=False)
+        _positive(f"experiments.{label}.eval_every", spec["eval_every"], 1, strict=False)
 
 
 def _within(inner: tuple[float, float], outer: tuple[float, float]) -> bool:
@@ -326,6 +328,7 @@ def load_study(config: dict) -> Study:
             *(tuple(spec[d]) for d in ("datasets", "models", "losses", "activations", "optimizers")),
             epochs=spec["epochs"],
             batch_size=spec["batch_size"],
+            eval_every=spec["eval_every"],
         )
         experiments[label] = experiment
         for dataset in experiment.datasets:

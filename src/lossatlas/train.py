@@ -39,7 +39,7 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
         jit_compile=study.config["training"]["jit_compile"],
     )
     started = time.perf_counter()
-    result = trainer.train(experiment.epochs)
+    result = trainer.train(experiment.epochs, experiment.eval_every)
     seconds = time.perf_counter() - started
 
     n_trials = len(stack.segments) * n_seeds

@@ -1,0 +1,30 @@
+# Set-up and entry points. `make reproduce` and `make test` work on a fresh Debian machine.
+PYTHON ?= python3.11
+VENV ?= .venv
+CORES ?= all
+BIN := $(VENV)/bin
+
+.PHONY: setup reproduce test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
+	scripts/install-system-packages.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $@
+
+## The full reproduction: datasets -> training -> aggregation -> figures -> report (HTML and PDF).
+reproduce: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+## The test suite (tiny config/smoke.yaml grid; never the full one).
+test: setup
+	$(BIN)/python -m pytest
+
+## Speed of the engine against per-trial model.fit (numbers quoted in the README).
+bench: setup
+	$(BIN)/python -m lossatlas.bench --trials 1000 --fit-trials 5
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the report needs: Pango for WeasyPrint's PDF, DejaVu fonts, poppler-utils (pdftotext)
+# for the tests. Installs only what is missing; needs root (or sudo) where something is missing.
+set -euo pipefail
+packages=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+  echo "Missing Debian packages ${missing[*]} and no apt-get here: install them by hand." >&2
+  exit 1
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,195 @@
+"""Figures of the report: per-epoch curves with their 95% bootstrap bands.
+
+Plot functions take a slice of the aggregated curves table and return ``(fig, ax)``; they never
+write files. :func:`save_svg` writes a figure as deterministic SVG, and :func:`write_figures` makes
+and saves the figures of one dataset (the Snakemake ``figures`` rule).
+
+The curves table (``results/aggregate/curves.parquet``, see :func:`lossatlas.aggregate.summarize_curves`)
+is long: columns ``experiment, dataset, model, optimizer, loss, activation, metric, epoch, mean,
+ci_low, ci_high``, one row per cell, metric and epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from lossatlas.atomic import atomic_path  # noqa: E402
+
+CELL = ["experiment", "dataset", "model", "optimizer", "loss", "activation"]
+CURVE_COLUMNS = [*CELL, "metric", "epoch", "mean", "ci_low", "ci_high"]
+# Dimensions a line of a figure can differ in, in the order its label names them.
+LINE_DIMENSIONS = ("experiment", "model", "optimizer", "loss", "activation")
+LINESTYLES = ("-", "--", ":", "-.")
+PANEL_COLUMNS = 3
+PANEL_SIZE = (3.4, 2.6)  # inches per panel
+STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "path",
+}
+
+
+def check_curves(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows of ``metric``, sorted by cell and epoch; ValueError if a column or the metric is missing."""
+    missing = [column for column in CURVE_COLUMNS if column not in curves.columns]
+    if missing:
+        raise ValueError(f"curves table lacks column(s) {', '.join(missing)}")
+    rows = curves[curves["metric"] == metric]
+    if rows.empty:
+        raise ValueError(f"curves table has no rows for metric {metric!r}")
+    return rows.sort_values([*CELL, "epoch"], kind="stable")
+
+
+def varying_dimensions(curves: pd.DataFrame, dimensions=LINE_DIMENSIONS) -> list[str]:
+    """The dimensions that take more than one value in ``curves`` (at least the last one)."""
+    varying = [d for d in dimensions if curves[d].nunique() > 1]
+    return varying or [dimensions[-1]]
+
+
+def line_style(index: int, colormap) -> dict:
+    """Colour and dash of the ``index``-th line: the colormap's colours, then the next dash."""
+    count = colormap.N
+    return {"color": colormap(index % count), "linestyle": LINESTYLES[(index // count) % len(LINESTYLES)]}
+
+
+def y_scale(values: np.ndarray) -> str:
+    """``"log"`` when every finite value is positive and they span more than a factor of 10."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
+        return "log"
+    return "linear"
+
+
+def draw_band(ax, curve: pd.DataFrame, label: str, style: dict) -> None:
+    """One mean line and its ``ci_low..ci_high`` band; ``curve`` holds one cell's rows, by epoch."""
+    epochs = curve["epoch"].to_numpy()
+    ax.fill_between(
+        epochs, curve["ci_low"].to_numpy(), curve["ci_high"].to_numpy(), color=style["color"], alpha=0.18, linewidth=0
+    )
+    ax.plot(epochs, curve["mean"].to_numpy(), label=label, linewidth=1.2, **style)
+
+
+def draw_lines(ax, curves: pd.DataFrame, keys: list[tuple], dimensions: list[str], colormap) -> None:
+    """Draws every line of ``curves`` (grouped by ``dimensions``); ``keys`` fixes each line's style."""
+    for key, curve in curves.groupby(dimensions, sort=True):
+        draw_band(ax, curve, " / ".join(map(str, key)), line_style(keys.index(key), colormap))
+    values = curves[["mean", "ci_low", "ci_high"]].to_numpy()
+    ax.set_yscale(y_scale(values))
+    ax.set_xlabel("epoch")
+    ax.grid(True, linewidth=0.3, alpha=0.5)
+
+
+def new_figure(panels: int) -> tuple[Figure, np.ndarray]:
+    """A figure with ``panels`` axes in rows of at most ``PANEL_COLUMNS``; returns (fig, axes)."""
+    columns = min(panels, PANEL_COLUMNS)
+    rows = math.ceil(panels / columns)
+    fig = Figure(figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False).ravel())
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return fig, axes[:panels]
+
+
+def add_legend(fig: Figure, axes, keys: list[tuple], dimensions: list[str]) -> None:
+    """One legend below the panels naming every line, in ``keys`` order."""
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    labels = [" / ".join(map(str, key)) for key in keys]
+    fig.legend(
+        [handles[label] for label in labels],
+        labels,
+        loc="outside lower center",
+        ncols=max(1, min(4, len(labels))),
+        frameon=False,
+        title=" / ".join(dimensions),
+    )
+
+
+def plot_loss_curves(curves: pd.DataFrame) -> tuple[Figure, np.ndarray]:
+    """Training loss vs epoch, one panel per loss function (their values are not comparable).
+
+    Args:
+        curves: curves table (see module doc) of one dataset; only ``metric == "train_loss"`` is used.
+    Returns:
+        ``(fig, axes)``, ``axes`` of shape ``(n_losses,)`` in the order losses first appear. Each
+        line is a combination of the other dimensions that vary; a line keeps its colour in every
+        panel, and one legend below the panels names them.
+    """
+    rows = check_curves(curves, "train_loss")
+    losses = list(dict.fromkeys(rows["loss"]))
+    dimensions = varying_dimensions(rows, tuple(d for d in LINE_DIMENSIONS if d != "loss"))
+    keys = sorted({tuple(key) for key in rows[dimensions].itertuples(index=False)})
+    colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
+    with matplotlib.rc_context(STYLE):
+        fig, axes = new_figure(len(losses))
+        for ax, loss in zip(axes, losses):
+            draw_lines(ax, rows[rows["loss"] == loss], keys, dimensions, colormap)
+            ax.set_title(f"loss: {loss}")
+            ax.set_ylabel(f"training loss ({loss})")
+        add_legend(fig, axes, keys, dimensions)
+    return fig, axes
+
+
+def plot_metric_curves(curves: pd.DataFrame, metric: str = "test_rmse", ylabel: str = "test RMSE") -> tuple[Figure, object]:
+    """One metric vs epoch, every cell of ``curves`` in one panel (for metrics comparable across losses).
+
+    Args:
+        curves: curves table (see module doc) of one dataset.
+        metric: the ``metric`` value to plot.
+        ylabel: the y-axis label.
+    Returns:
+        ``(fig, ax)``; one line (mean) and band (95% CI) per cell, labelled by the dimensions that vary.
+    """
+    rows = check_curves(curves, metric)
+    dimensions = varying_dimensions(rows)
+    keys = sorted({tuple(key) for key in rows[dimensions].itertuples(index=False)})
+    colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
+    with matplotlib.rc_context(STYLE):
+        fig, axes = new_figure(1)
+        ax = axes[0]
+        fig.set_size_inches(PANEL_SIZE[0] * 2, PANEL_SIZE[1] * 1.3 + 0.6)
+        draw_lines(ax, rows, keys, dimensions, colormap)
+        ax.set_ylabel(ylabel)
+        add_legend(fig, [ax], keys, dimensions)
+    return fig, ax
+
+
+def save_svg(fig: Figure, path: str | os.PathLike) -> None:
+    """Writes ``fig`` to ``path`` as SVG, atomically, with the same bytes for the same figure.
+
+    Element ids are hashed with a salt fixed by the file name, so that figures inlined side by side
+    in one HTML page do not share ids; the SVG carries no date or other metadata.
+    """
+    path = Path(path)
+    with matplotlib.rc_context({**STYLE, "svg.hashsalt": f"lossatlas-{path.stem}"}):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="svg", metadata={"Date": None, "Format": None, "Type": None, "Creator": None})
+
+
+def write_figures(curves_path: str | os.PathLike, dataset: str, loss_curves: str | os.PathLike, test_rmse: str | os.PathLike) -> None:
+    """Reads the curves table and writes ``dataset``'s loss-curve and test-RMSE figures as SVG."""
+    curves = pd.read_parquet(curves_path)
+    curves = curves[curves["dataset"] == dataset]
+    if curves.empty:
+        raise ValueError(f"{curves_path} has no curves for dataset {dataset!r}")
+    fig, _ = plot_loss_curves(curves)
+    save_svg(fig, loss_curves)
+    fig, _ = plot_metric_curves(curves, "test_rmse", "test RMSE")
+    save_svg(fig, test_rmse)

@@ -1,0 +1,98 @@
+"""Bad configs fail before training, with a message naming the key and the value."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import REPO, edited, smoke_config
+from lossatlas.config import ConfigError, load_study, load_study_file
+
+BAD_CONFIGS = {
+    "unknown loss": (("experiments.article.losses", ["mse", "msee"]), ["experiments.article.losses", "msee"]),
+    "unknown activation": (("experiments.article.activations", ["sigmoid", "swish"]), ["experiments.article.activations", "swish"]),
+    "unknown optimizer": (("optimizers.adam.name", "adamw"), ["optimizers.adam.name", "adamw"]),
+    "scale not positive": (("datasets.seed_small", {"family": "target_scale", "scale": 0}), ["datasets.seed_small.scale", "0"]),
+    "no seeds": (("n_seeds", 0), ["n_seeds", "0"]),
+    "missing key": (("experiments.article.losses", None), ["experiments.article", "losses"]),
+    "misspelled key": (("experiments.article.epoch", 5), ["experiments.article", "epoch"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_names_key_and_value(case):
+    (path, value), expected = BAD_CONFIGS[case]
+    with pytest.raises(ConfigError) as error:
+        load_study(edited(smoke_config(), path, value))
+    for text in expected:
+        assert text in str(error.value)
+
+
+def test_bce_on_targets_outside_unit_interval_is_an_error_unless_excluded():
+    config = edited(smoke_config(), "validity.on_invalid", "error")
+    with pytest.raises(ConfigError, match=r"experiments\.article.*seed_large/binary_crossentropy/linear.*targets in \[0, 1\]"):
+        load_study(config)
+    study = load_study(smoke_config())  # on_invalid: exclude
+    reasons = {(e.cell.dataset, e.cell.loss, e.cell.activation): e.reason for e in study.excluded}
+    assert "targets in [-inf, inf]" in reasons[("seed_large", "binary_crossentropy", "sigmoid")]
+    assert "output in (0, 1)" in reasons[("seed_small", "binary_crossentropy", "linear")]
+    assert all(cell.loss != "binary_crossentropy" or cell.dataset == "seed_small" for cell in study.cells)
+
+
+def test_grid_expansion_flags_unreachable_targets_and_packs_jobs():
+    study = load_study_file(REPO / "config" / "smoke.yaml")
+    assert len(study.cells) == 10 and len(study.excluded) == 6
+    flagged = {(c.dataset, c.activation) for c in study.flags}
+    assert flagged == {("seed_large", "sigmoid")}
+    jobs = study.jobs()
+    assert list(jobs) == ["article/job000", "article/job001"]
+    packed = [cell for stacks in jobs.values() for stack in stacks for cell in stack.segments]
+    assert len(packed) == len(study.cells)  # every cell in exactly one job
+    assert study.config["experiments"]["article"]["eval_every"] == 1  # defaults are filled in
+
+
+def test_default_config_is_valid():
+    study = load_study_file(REPO / "config" / "config.yaml")
+    assert study.cells and study.n_seeds >= 1
+
+
+@pytest.fixture(scope="module")
+def workflow_copy(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("workflow")
+    for name in ("Snakefile", "workflow", "config", "report"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, directory / name)
+    return directory
+
+
+DRY_RUN_CASES = {
+    "unknown loss": BAD_CONFIGS["unknown loss"],
+    "scale not positive": BAD_CONFIGS["scale not positive"],
+    "no seeds": BAD_CONFIGS["no seeds"],
+    # The schema check is Snakemake's own (snakemake.utils.validate), in its words:
+    "missing key": (("experiments.article.losses", None), ["['experiments']['article']", "'losses' is a required property"]),
+    "bce on unbounded targets": (("validity.on_invalid", "error"), ["experiments.article", "binary_crossentropy"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DRY_RUN_CASES))
+def test_snakemake_dry_run_catches_a_bad_config(workflow_copy, case):
+    (path, value), expected = DRY_RUN_CASES[case]
+    config_file = workflow_copy / f"bad-{case.replace(' ', '-')}.yaml"
+    config_file.write_text(yaml.safe_dump(edited(smoke_config(), path, value)))
+    snakemake = Path(sys.executable).with_name("snakemake")
+    run = subprocess.run(
+        [str(snakemake), "-n", "--cores", "1", "--configfile", str(config_file)],
+        cwd=workflow_copy,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0
+    output = run.stdout + run.stderr
+    for text in expected:
+        assert text in output, output
+    assert not (workflow_copy / "results").exists()
