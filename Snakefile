@@ -26,4 +26,5 @@ rule all:
 
 
 onsuccess:
-    print(f"\nReport (HTML): {Path(REPORT_HTML).resolve()}\nReport (PDF):  {Path(REPORT_PDF).resolve()}")
+    if REPORT_HTML.exists() and REPORT_PDF.exists():
+        print(f"\nReport (HTML): {REPORT_HTML.resolve()}\nReport (PDF):  {REPORT_PDF.resolve()}")

@@ -31,7 +31,9 @@ CURVE_COLUMNS = [*CELL, "metric", "epoch", "mean", "ci_low", "ci_high"]
 LINE_DIMENSIONS = ("experiment", "model", "optimizer", "loss", "activation")
 LINESTYLES = ("-", "--", ":", "-.")
 PANEL_COLUMNS = 3
-PANEL_SIZE = (3.4, 2.6)  # inches per panel
+FIGURE_WIDTH = 7.0  # inches: the text width of an A4 page, so that the report shows figures at 1:1
+PANEL_HEIGHT = 2.6  # inches per row of panels
+LEGEND_HEIGHT = 0.9  # inches below the panels for the legend
 STYLE = {
     "font.size": 8,
     "axes.titlesize": 9,
@@ -94,15 +96,24 @@ def draw_lines(ax, curves: pd.DataFrame, keys: list[tuple], dimensions: list[str
     ax.grid(True, linewidth=0.3, alpha=0.5)
 
 
-def new_figure(panels: int) -> tuple[Figure, np.ndarray]:
-    """A figure with ``panels`` axes in rows of at most ``PANEL_COLUMNS``; returns (fig, axes)."""
+def new_figure(panels: int, panel_height: float = PANEL_HEIGHT) -> tuple[Figure, np.ndarray]:
+    """A figure ``FIGURE_WIDTH`` wide with ``panels`` axes in rows of at most ``PANEL_COLUMNS``;
+    returns ``(fig, axes)``, ``axes`` of shape ``(panels,)``."""
+    if panels < 1:
+        raise ValueError(f"a figure needs at least one panel, got {panels}")
     columns = min(panels, PANEL_COLUMNS)
     rows = math.ceil(panels / columns)
-    fig = Figure(figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows + 0.6), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False).ravel())
+    fig = Figure(figsize=(FIGURE_WIDTH, panel_height * rows + LEGEND_HEIGHT), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes[panels:]:
         ax.set_visible(False)
     return fig, axes[:panels]
+
+
+def legend_columns(labels: list[str], font_size: float) -> int:
+    """How many legend entries of the longest label fit side by side across ``FIGURE_WIDTH``."""
+    entry_points = 0.6 * font_size * max(len(label) for label in labels) + 3 * font_size
+    return max(1, min(len(labels), int(FIGURE_WIDTH * 72 * 0.95 // entry_points)))
 
 
 def add_legend(fig: Figure, axes, keys: list[tuple], dimensions: list[str]) -> None:
@@ -116,7 +127,7 @@ def add_legend(fig: Figure, axes, keys: list[tuple], dimensions: list[str]) -> N
         [handles[label] for label in labels],
         labels,
         loc="outside lower center",
-        ncols=max(1, min(4, len(labels))),
+        ncols=legend_columns(labels, matplotlib.rcParams["legend.fontsize"]),
         frameon=False,
         title=" / ".join(dimensions),
     )
@@ -162,9 +173,8 @@ def plot_metric_curves(curves: pd.DataFrame, metric: str = "test_rmse", ylabel: 
     keys = sorted({tuple(key) for key in rows[dimensions].itertuples(index=False)})
     colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
     with matplotlib.rc_context(STYLE):
-        fig, axes = new_figure(1)
+        fig, axes = new_figure(1, panel_height=1.1 * PANEL_HEIGHT)
         ax = axes[0]
-        fig.set_size_inches(PANEL_SIZE[0] * 2, PANEL_SIZE[1] * 1.3 + 0.6)
         draw_lines(ax, rows, keys, dimensions, colormap)
         ax.set_ylabel(ylabel)
         add_legend(fig, [ax], keys, dimensions)

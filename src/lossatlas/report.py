@@ -167,13 +167,34 @@ def results_tables(cells: pd.DataFrame, study: Study) -> list[dict]:
     return tables
 
 
+def style_to_attributes(declarations: str) -> str:
+    """``"fill: #fff; stroke-width: 0.8"`` as SVG presentation attributes ``'fill="#fff" stroke-width="0.8"'``."""
+    pairs = [part.split(":", 1) for part in declarations.split(";") if part.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"not a CSS declaration list: {declarations!r}")
+    # The values come from a double-quoted XML attribute: already escaped, and free of '"'.
+    return " ".join(f'{name.strip()}="{value.strip()}"' for name, value in pairs)
+
+
 def svg_for_html(svg: str, prefix: str) -> str:
-    """An SVG file's text made fit to inline in HTML: without its XML prolog and doctype, and with
-    every ``id`` (and every reference to one) prefixed by ``prefix``, so that figures don't share ids."""
+    """A Matplotlib SVG file's text made fit to inline in an HTML page.
+
+    Drops the XML prolog and doctype; turns the ``<style>`` sheet and ``style`` attributes into
+    presentation attributes (an inline ``<style>`` would apply to the whole page, and HTML renderers
+    such as WeasyPrint read ``style`` attributes as HTML CSS); prefixes every ``id``, and every
+    reference to one, with ``prefix``, so that figures on one page don't share ids.
+    """
     start = svg.find("<svg")
     if start < 0:
         raise ValueError("not an SVG document: no <svg> element")
     svg = svg[start:]
+    sheet = re.search(r"<style[^>]*>\s*\*\s*\{([^}]*)\}\s*</style>", svg)
+    if sheet:
+        svg = svg[: sheet.start()] + svg[sheet.end() :]
+        svg = svg.replace("<svg ", f"<svg {style_to_attributes(sheet.group(1))} ", 1)
+    if "<style" in svg:
+        raise ValueError("SVG has a <style> sheet other than Matplotlib's default one")
+    svg = re.sub(r'(?<=\s)style="([^"]*)"', lambda match: style_to_attributes(match.group(1)), svg)
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', svg)
     svg = re.sub(r'(xlink:href|href)="#([^"]+)"', rf'\1="#{prefix}\2"', svg)
     return re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)

@@ -1,0 +1,71 @@
+"""End to end: `snakemake --cores 2` with config/smoke.yaml, in a temporary copy of the workflow."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import REPO
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def snakemake(directory, *arguments, timeout=600):
+    return subprocess.run(
+        [SNAKEMAKE, "--cores", "2", "--configfile", "config/smoke.yaml", *arguments],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("smoke")
+    for name in ("Snakefile", "workflow", "config", "report"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, directory / name)
+    run = snakemake(directory)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return directory, run
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_report_exists_and_its_paths_are_printed(smoke_run):
+    directory, run = smoke_run
+    html, pdf = directory / "results/report/report.html", directory / "results/report/report.pdf"
+    assert html.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
+    assert str(html.resolve()) in run.stdout and str(pdf.resolve()) in run.stdout
+
+
+def test_report_tables_carry_the_aggregated_numbers(smoke_run):
+    from lossatlas.report import format_number
+
+    directory, _ = smoke_run
+    cells = pd.read_csv(directory / "results/aggregate/cells.csv")
+    text = pdf_text(directory / "results/report/report.pdf")
+    html = (directory / "results/report/report.html").read_text()
+    assert len(cells) == 10
+    for _, cell in cells.iterrows():
+        for column in ("final_test_rmse_mean", "final_test_rmse_ci_low", "final_test_rmse_ci_high", "final_train_loss_mean"):
+            number = format_number(cell[column])
+            assert number in text, f"{column} of {cell['dataset']}/{cell['loss']}/{cell['activation']}: {number}"
+            assert number in html
+    for table_id in ("T1", "T2"):
+        assert f'id="{table_id}"' in html
+
+
+def test_outputs_are_complete_and_rerun_does_nothing(smoke_run):
+    directory, _ = smoke_run
+    trials = pd.read_parquet(directory / "results/aggregate/trials.parquet")
+    assert len(trials) == 10 * 4 and not trials["diverged"].any()
+    assert not list((directory / "results").rglob(".*.tmp"))
+    again = snakemake(directory, "-n")
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
