@@ -33,7 +33,7 @@ def test_bad_config_names_key_and_value(case):
 
 def test_bce_on_targets_outside_unit_interval_is_an_error_unless_excluded():
     config = edited(smoke_config(), "validity.on_invalid", "error")
-    with pytest.raises(ConfigError, match=r"experiments\.article.*seed_large/binary_crossentropy/linear.*targets in \[0, 1\]"):
+    with pytest.raises(ConfigError, match=r"experiments\.article.*seed_large/raw/binary_crossentropy/linear.*targets in \[0, 1\]"):
         load_study(config)
     study = load_study(smoke_config())  # on_invalid: exclude
     reasons = {(e.cell.dataset, e.cell.loss, e.cell.activation): e.reason for e in study.excluded}

@@ -10,7 +10,7 @@ import pandas as pd
 from lossatlas.seeds import derive_seed
 from lossatlas.stats import bootstrap_curve_ci, bootstrap_mean_ci
 
-CELL = ["experiment", "dataset", "model", "optimizer", "loss", "activation"]
+CELL = ["experiment", "dataset", "targets", "model", "optimizer", "loss", "activation"]
 SUMMARY_METRICS = ("final_test_rmse", "final_test_mae", "final_train_loss")
 CURVE_METRICS = ("train_loss", "test_rmse", "grad_norm_layer_1", "output_grad_abs")
 

@@ -1,10 +1,10 @@
 """The study a config describes: validated, with defaults, expanded into cells, stacks and jobs.
 
 Vocabulary:
-    cell: one combination (experiment, dataset, model, optimizer, loss, activation), trained for
-        ``n_seeds`` seeds.
-    stack: the cells of one (experiment, dataset, model, optimizer); their trials are trained
-        together as one TensorFlow computation.
+    cell: one combination (experiment, dataset, targets, model, optimizer, loss, activation),
+        trained for ``n_seeds`` seeds; ``targets`` is the target preprocessing (raw or standardized).
+    stack: the cells of one (experiment, dataset, targets, model, optimizer); their trials are
+        trained together as one TensorFlow computation.
     job: one Snakemake training job, a group of whole stacks of one experiment.
 
 Every error is a :class:`ConfigError` (a ``ValueError``) naming the offending key and value; it is
@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 from pathlib import Path
@@ -36,6 +37,7 @@ ACTIVATION_RANGES = {
     "relu": (0.0, math.inf),
 }
 HIDDEN_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "softplus")
+TARGET_PREPROCESSING = ("raw", "standardized")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
@@ -91,25 +93,30 @@ class OptimizerSpec:
 class Cell:
     experiment: str
     dataset: str
+    targets: str
     model: str
     optimizer: str
     loss: str
     activation: str
 
     @property
-    def stack_key(self) -> tuple[str, str, str, str]:
-        return (self.experiment, self.dataset, self.model, self.optimizer)
+    def stack_key(self) -> tuple[str, str, str, str, str]:
+        return (self.experiment, self.dataset, self.targets, self.model, self.optimizer)
 
 
 @dataclasses.dataclass(frozen=True)
 class Stack:
-    """Cells trained together: same experiment, dataset, model and optimizer."""
+    """Cells trained together: same experiment, dataset, target preprocessing, model and optimizer."""
 
     experiment: str
     dataset: str
+    targets: str
     model: str
     optimizer: str
     segments: tuple[tuple[str, str], ...]  # (loss, activation) of each cell, in order
+
+    def cell(self, loss: str, activation: str) -> Cell:
+        return Cell(self.experiment, self.dataset, self.targets, self.model, self.optimizer, loss, activation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +129,7 @@ class Excluded:
 class Experiment:
     label: str
     datasets: tuple[str, ...]
+    targets: tuple[str, ...]
     models: tuple[str, ...]
     losses: tuple[str, ...]
     activations: tuple[str, ...]
@@ -255,6 +263,7 @@ def _check_options(config: dict) -> None:
     for label, spec in config["experiments"].items():
         for dimension, choices in (
             ("datasets", config["datasets"]),
+            ("targets", TARGET_PREPROCESSING),
             ("models", config["models"]),
             ("optimizers", config["optimizers"]),
             ("losses", LOSSES),
@@ -279,13 +288,22 @@ def _fmt_range(bounds: tuple[float, float]) -> str:
     return f"[{bounds[0]:g}, {bounds[1]:g}]"
 
 
-def invalid_reason(loss: str, activation: str, dataset: DatasetSpec) -> str | None:
+def target_range(dataset: DatasetSpec, targets: str) -> tuple[float, float]:
+    """The range of the targets the model is trained on (z-scores are unbounded)."""
+    return dataset.target_range if targets == "raw" else (-math.inf, math.inf)
+
+
+def _describe_targets(dataset: DatasetSpec, targets: str) -> str:
+    return f"dataset {dataset.label}" + (" (standardized)" if targets == "standardized" else "")
+
+
+def invalid_reason(loss: str, activation: str, dataset: DatasetSpec, targets: str = "raw") -> str | None:
     """Why a combination is not meaningful, or None when it is."""
     if loss == "binary_crossentropy":
-        if not _within(dataset.target_range, (0.0, 1.0)):
+        if not _within(target_range(dataset, targets), (0.0, 1.0)):
             return (
-                f"binary_crossentropy needs targets in [0, 1]; dataset {dataset.label} has targets in "
-                f"{_fmt_range(dataset.target_range)}"
+                f"binary_crossentropy needs targets in [0, 1]; {_describe_targets(dataset, targets)} has "
+                f"targets in {_fmt_range(target_range(dataset, targets))}"
             )
         if not _within(ACTIVATION_RANGES[activation], (0.0, 1.0)):
             return (
@@ -295,13 +313,13 @@ def invalid_reason(loss: str, activation: str, dataset: DatasetSpec) -> str | No
     return None
 
 
-def reach_flag(activation: str, dataset: DatasetSpec) -> str | None:
+def reach_flag(activation: str, dataset: DatasetSpec, targets: str = "raw") -> str | None:
     """A note when the output activation's range cannot cover the targets (the cell still runs)."""
-    if _within(dataset.target_range, ACTIVATION_RANGES[activation]):
+    if _within(target_range(dataset, targets), ACTIVATION_RANGES[activation]):
         return None
     return (
-        f"{activation} outputs lie in {_fmt_range(ACTIVATION_RANGES[activation])} but dataset "
-        f"{dataset.label} has targets in {_fmt_range(dataset.target_range)}"
+        f"{activation} outputs lie in {_fmt_range(ACTIVATION_RANGES[activation])} but "
+        f"{_describe_targets(dataset, targets)} has targets in {_fmt_range(target_range(dataset, targets))}"
     )
 
 
@@ -325,32 +343,36 @@ def load_study(config: dict) -> Study:
     for label, spec in config["experiments"].items():
         experiment = Experiment(
             label,
-            *(tuple(spec[d]) for d in ("datasets", "models", "losses", "activations", "optimizers")),
+            *(tuple(spec[d]) for d in ("datasets", "targets", "models", "losses", "activations", "optimizers")),
             epochs=spec["epochs"],
             batch_size=spec["batch_size"],
             eval_every=spec["eval_every"],
         )
         experiments[label] = experiment
-        for dataset in experiment.datasets:
-            for model in experiment.models:
-                for optimizer in experiment.optimizers:
-                    for loss in experiment.losses:
-                        for activation in experiment.activations:
-                            cell = Cell(label, dataset, model, optimizer, loss, activation)
-                            reason = invalid_reason(loss, activation, datasets[dataset])
-                            if reason is None:
-                                cells.append(cell)
-                                flag = reach_flag(activation, datasets[dataset])
-                                if flag:
-                                    flags[cell] = flag
-                            elif config["validity"]["on_invalid"] == "error":
-                                _fail(
-                                    f"experiments.{label}",
-                                    f"{dataset}/{loss}/{activation}",
-                                    f"{reason} (set validity.on_invalid: exclude to skip such cells)",
-                                )
-                            else:
-                                excluded.append(Excluded(cell, reason))
+        for coordinates in itertools.product(
+            experiment.datasets,
+            experiment.targets,
+            experiment.models,
+            experiment.optimizers,
+            experiment.losses,
+            experiment.activations,
+        ):
+            cell = Cell(label, *coordinates)
+            dataset = datasets[cell.dataset]
+            reason = invalid_reason(cell.loss, cell.activation, dataset, cell.targets)
+            if reason is None:
+                cells.append(cell)
+                flag = reach_flag(cell.activation, dataset, cell.targets)
+                if flag:
+                    flags[cell] = flag
+            elif config["validity"]["on_invalid"] == "error":
+                _fail(
+                    f"experiments.{label}",
+                    f"{cell.dataset}/{cell.targets}/{cell.loss}/{cell.activation}",
+                    f"{reason} (set validity.on_invalid: exclude to skip such cells)",
+                )
+            else:
+                excluded.append(Excluded(cell, reason))
         if not any(cell.experiment == label for cell in cells):
             _fail(f"experiments.{label}", label, "every combination is excluded as invalid")
     return Study(config, datasets, models, optimizers, experiments, cells, excluded, flags)

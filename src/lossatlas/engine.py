@@ -25,7 +25,32 @@ from lossatlas.config import ModelSpec, OptimizerSpec
 from lossatlas.seeds import derive_seed
 
 OPTIMIZER_CLASSES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
-EPOCH_METRICS = ("train_loss", "test_rmse", "test_mae", "update_norm", "output_grad_abs")
+EPOCH_METRICS = (
+    "train_loss",
+    "test_rmse",
+    "test_mae",
+    "update_norm",
+    "output_grad_abs",
+    "output_saturation",
+    "hidden_saturation",
+)
+
+
+def activation_derivative(name: str, z):
+    """The derivative of output activation ``name`` at pre-activation ``z`` (same shape)."""
+    if name == "linear":
+        return tf.ones_like(z)
+    if name == "sigmoid":
+        value = tf.sigmoid(z)
+        return value * (1.0 - value)
+    if name == "tanh":
+        value = tf.tanh(z)
+        return 1.0 - value * value
+    if name == "softplus":
+        return tf.sigmoid(z)
+    if name == "relu":
+        return tf.cast(z > 0, z.dtype)
+    raise ValueError(f"no derivative known for activation {name!r}")
 
 
 def make_optimizer(spec: OptimizerSpec, per_trial_clipping: bool = True) -> keras.optimizers.Optimizer:
@@ -88,7 +113,12 @@ class StackResult:
         metrics: name -> array ``(E, T)``: ``train_loss`` (the epoch's batch losses weighted by batch
             size, as ``fit`` reports it), ``test_rmse`` and ``test_mae`` (after the epoch, in target
             units), ``update_norm`` (norm of the epoch's total parameter change),
-            ``output_grad_abs`` (mean |dL/dz| at the output pre-activation, averaged over steps).
+            ``output_grad_abs`` (mean |dL/dz| at the output pre-activation ``z``, averaged over steps),
+            ``output_saturation`` (fraction of training samples whose output activation derivative
+            is below ``saturation_threshold``: a saturated sigmoid or tanh, a dead ReLU output),
+            ``hidden_saturation`` (the same fraction over hidden units; NaN without hidden layers).
+            Training-set metrics are averaged over the epoch's steps, in the units the model is
+            trained in; test metrics are in the original target units.
         layer_grad_norms: ``(E, T, L)``, each layer's gradient norm (kernel and bias together),
             averaged over the epoch's steps, before clipping.
         diverged_epoch: ``(T,)`` first epoch (1-based) whose loss or weights were not finite, 0 if none.
@@ -134,6 +164,10 @@ class StackTrainer:
         model: the architecture; ``segments``: one ``(loss, activation)`` per cell.
         optimizer: the optimizer spec; ``initial``: weights as from :func:`initial_weights`.
         seeds: the ``S`` trial seeds (they fix the batch order).
+        saturation_threshold: an activation derivative below it counts as saturated.
+
+    ``data`` may carry ``target_shift`` and ``target_scale`` ``(S,)``: the model is then trained on
+    ``(y - shift) / scale`` and its test predictions are mapped back before the test metrics.
     """
 
     def __init__(
@@ -146,6 +180,7 @@ class StackTrainer:
         seeds: Sequence[int],
         batch_size: int = 32,
         jit_compile: bool = False,
+        saturation_threshold: float = 0.01,
     ):
         n_seeds = data["x_train"].shape[0]
         if len(seeds) != n_seeds or initial[0].shape[0] != n_seeds:
@@ -155,8 +190,16 @@ class StackTrainer:
         self.n_trials = n_seeds * len(self.segments)
         self.n_train = data["x_train"].shape[1]
         repeat = len(self.segments)
+        self.saturation_threshold = saturation_threshold
+        y_train = data["y_train"]
+        self.target_transform = None
+        if "target_shift" in data:
+            shift = np.asarray(data["target_shift"], np.float32)[:, None, None]
+            scale = np.asarray(data["target_scale"], np.float32)[:, None, None]
+            y_train = ((y_train - shift) / scale).astype(np.float32)
+            self.target_transform = (tf.constant(np.tile(shift, (repeat, 1, 1))), tf.constant(np.tile(scale, (repeat, 1, 1))))
         self.x_train = tf.constant(data["x_train"])
-        self.y_train = tf.constant(data["y_train"])
+        self.y_train = tf.constant(y_train)
         self.x_test = tf.constant(np.tile(data["x_test"], (repeat, 1, 1)))
         self.y_test = tf.constant(np.tile(data["y_test"], (repeat, 1, 1)))
         self.variables = [
@@ -166,21 +209,43 @@ class StackTrainer:
         self.optimizer = make_optimizer(optimizer, per_trial_clipping=True)
         self.optimizer.build(self.variables)
         self.losses = [keras.losses.get(loss) for loss, _ in self.segments]
-        self.activations = [keras.activations.get(activation) for _, activation in self.segments]
+        self.activation_names = [activation for _, activation in self.segments]
+        self.activations = [keras.activations.get(activation) for activation in self.activation_names]
         self.hidden_activation = keras.activations.get(model.hidden_activation)
         self._epoch = tf.function(self._train_epoch, jit_compile=jit_compile)
         self._evaluate_graph = tf.function(self._evaluate, jit_compile=jit_compile)
 
-    def _pre_activation(self, x):
-        """Output pre-activation ``z``, ``(T, batch, 1)``, for stacked inputs ``x`` ``(T, batch, d)``."""
+    def _pre_activation(self, x, hidden_pre_activations=None):
+        """Output pre-activation ``z``, ``(T, batch, 1)``, for stacked inputs ``x`` ``(T, batch, d)``.
+        Appends each hidden layer's pre-activation to ``hidden_pre_activations`` when given."""
         weights = self.variables
         hidden = x
         for layer in range(len(weights) // 2):
             kernel, bias = weights[2 * layer], weights[2 * layer + 1]
             hidden = tf.matmul(hidden, kernel) + bias[:, None, :]
             if layer < len(weights) // 2 - 1:
+                if hidden_pre_activations is not None:
+                    hidden_pre_activations.append(hidden)
                 hidden = self.hidden_activation(hidden)
         return hidden
+
+    def _saturation(self, z, hidden_pre_activations):
+        """Fractions of saturated output samples ``(T,)`` and hidden units ``(T,)`` for one batch."""
+        threshold = self.saturation_threshold
+        derivative = tf.concat(
+            [
+                activation_derivative(name, z[index * self.n_seeds : (index + 1) * self.n_seeds])
+                for index, name in enumerate(self.activation_names)
+            ],
+            axis=0,
+        )
+        output = tf.reduce_mean(tf.cast(derivative < threshold, tf.float32), axis=[1, 2])
+        if not hidden_pre_activations:
+            return output, tf.fill([self.n_trials], np.float32(np.nan))
+        hidden = tf.concat(
+            [activation_derivative(self.model.hidden_activation, h) < threshold for h in hidden_pre_activations], axis=2
+        )
+        return output, tf.reduce_mean(tf.cast(hidden, tf.float32), axis=[1, 2])
 
     def _outputs_and_losses(self, z, y):
         """Applies each cell's activation and loss to its slice of trials; returns losses ``(T,)``
@@ -202,6 +267,8 @@ class StackTrainer:
         start = [tf.identity(variable) for variable in self.variables]
         loss_sum = tf.zeros([self.n_trials])
         dz_sum = tf.zeros([self.n_trials])
+        saturation_sum = tf.zeros([self.n_trials])
+        hidden_saturation_sum = tf.zeros([self.n_trials])
         layer_norm_sum = tf.zeros([self.n_trials, n_layers])
         n_steps = 0
         for begin in range(0, self.n_train, self.batch_size):
@@ -209,8 +276,9 @@ class StackTrainer:
             size = index.shape[1]
             x = self._tile(tf.gather(self.x_train, index, batch_dims=1))
             y = self._tile(tf.gather(self.y_train, index, batch_dims=1))
+            hidden = []
             with tf.GradientTape() as tape:
-                z = self._pre_activation(x)
+                z = self._pre_activation(x, hidden)
                 tape.watch(z)
                 losses, _ = self._outputs_and_losses(z, y)
                 total = tf.reduce_sum(losses)
@@ -218,6 +286,9 @@ class StackTrainer:
             squares = [_per_trial_sum(tf.square(grad)) for grad in grads]
             layer_norm_sum += tf.sqrt(tf.stack([squares[2 * i] + squares[2 * i + 1] for i in range(n_layers)], axis=1))
             dz_sum += tf.reduce_mean(tf.abs(dz), axis=[1, 2])
+            output_saturation, hidden_saturation = self._saturation(z, hidden)
+            saturation_sum += output_saturation
+            hidden_saturation_sum += hidden_saturation
             grads = _clip_per_trial(grads, self.spec)
             self.optimizer.apply_gradients(zip(grads, self.variables))
             loss_sum += losses * float(size)
@@ -228,6 +299,8 @@ class StackTrainer:
             "train_loss": loss_sum / float(self.n_train),
             "update_norm": tf.sqrt(change),
             "output_grad_abs": dz_sum / n_steps,
+            "output_saturation": saturation_sum / n_steps,
+            "hidden_saturation": hidden_saturation_sum / n_steps,
             "layer_grad_norms": layer_norm_sum / n_steps,
             "finite": finite,
         }
@@ -235,6 +308,9 @@ class StackTrainer:
     def _evaluate(self):
         """Test RMSE and MAE per trial ``(T,)``, in target units."""
         _, predictions = self._outputs_and_losses(self._pre_activation(self.x_test), self.y_test)
+        if self.target_transform is not None:
+            shift, scale = self.target_transform
+            predictions = predictions * scale + shift
         error = predictions - self.y_test
         return {
             "test_rmse": tf.sqrt(tf.reduce_mean(tf.square(error), axis=[1, 2])),

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lossatlas.config import Cell, Stack, Study
+from lossatlas.config import Stack, Study
 from lossatlas.datasets import load_dataset
 
-COORDINATES = ["experiment", "dataset", "model", "optimizer", "loss", "activation", "seed"]
+COORDINATES = ["experiment", "dataset", "targets", "model", "optimizer", "loss", "activation", "seed"]
 
 
 def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -28,6 +28,8 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
     n_seeds = study.n_seeds
     seeds = [engine.trial_seed(study.base_seed, dataset.family, model.label, r) for r in range(n_seeds)]
     initial = engine.initial_weights(model, data["x_train"].shape[2], seeds)
+    if stack.targets == "standardized":  # z-score fitted on each seed's training targets
+        data = dict(data, target_shift=data["y_train"].mean(axis=(1, 2)), target_scale=data["y_train"].std(axis=(1, 2)))
     trainer = engine.StackTrainer(
         data,
         model,
@@ -47,6 +49,7 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
         {
             "experiment": stack.experiment,
             "dataset": stack.dataset,
+            "targets": stack.targets,
             "model": stack.model,
             "optimizer": stack.optimizer,
             "loss": [loss for loss, _ in stack.segments for _ in range(n_seeds)],
@@ -70,7 +73,7 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
     trials["diverged"] = result.diverged_epoch > 0
     trials["diverged_epoch"] = result.diverged_epoch
     trials["reach_flag"] = [
-        study.flags.get(Cell(stack.experiment, stack.dataset, stack.model, stack.optimizer, loss, activation), "")
+        study.flags.get(stack.cell(loss, activation), "")
         for loss, activation in stack.segments
         for _ in range(n_seeds)
     ]

@@ -46,7 +46,7 @@ def job_params(wildcards):
     return json.dumps(
         {
             "job": job,
-            "stacks": [[s.dataset, s.model, s.optimizer, s.segments] for s in stacks],
+            "stacks": [[s.dataset, s.targets, s.model, s.optimizer, s.segments] for s in stacks],
             "base_seed": STUDY.base_seed,
             "n_seeds": STUDY.n_seeds,
             "experiment": config["experiments"][wildcards.experiment],
