@@ -2,7 +2,7 @@
 # Debian packages the report needs: Pango for WeasyPrint's PDF, DejaVu fonts, poppler-utils (pdftotext)
 # for the tests. Installs only what is missing; needs root (or sudo) where something is missing.
 set -euo pipefail
-packages=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils)
+packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

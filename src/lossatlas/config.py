@@ -137,6 +137,7 @@ class Experiment:
     epochs: int = 100
     batch_size: int = 32
     eval_every: int = 1
+    n_seeds: int = 1
 
 
 @dataclasses.dataclass
@@ -159,6 +160,10 @@ class Study:
     @property
     def n_seeds(self) -> int:
         return self.config["n_seeds"]
+
+    def dataset_seeds(self, dataset: str) -> int:
+        """Replicates to draw of ``dataset``: the most any experiment using it trains."""
+        return max(e.n_seeds for e in self.experiments.values() if dataset in e.datasets)
 
     @property
     def config_hash(self) -> str:
@@ -241,6 +246,7 @@ def _positive(key: str, value, minimum=0, strict=True) -> None:
 def _check_options(config: dict) -> None:
     _positive("n_seeds", config["n_seeds"], 1, strict=False)
     _positive("training.cells_per_job", config["training"]["cells_per_job"], 1, strict=False)
+    _positive("diagnostics.saturation_threshold", config["diagnostics"]["saturation_threshold"])
     _positive("report.bootstrap_resamples", config["report"]["bootstrap_resamples"], 1, strict=False)
     for label, spec in config["datasets"].items():
         _choose(f"datasets.{label}.family", spec["family"], FAMILIES)
@@ -278,6 +284,7 @@ def _check_options(config: dict) -> None:
         _positive(f"experiments.{label}.epochs", spec["epochs"], 1, strict=False)
         _positive(f"experiments.{label}.batch_size", spec["batch_size"], 1, strict=False)
         _positive(f"experiments.{label}.eval_every", spec["eval_every"], 1, strict=False)
+        _positive(f"experiments.{label}.n_seeds", spec.get("n_seeds"), 1, strict=False)
 
 
 def _within(inner: tuple[float, float], outer: tuple[float, float]) -> bool:
@@ -347,6 +354,7 @@ def load_study(config: dict) -> Study:
             epochs=spec["epochs"],
             batch_size=spec["batch_size"],
             eval_every=spec["eval_every"],
+            n_seeds=spec.get("n_seeds", config["n_seeds"]),
         )
         experiments[label] = experiment
         for coordinates in itertools.product(

@@ -5,15 +5,15 @@ write files. :func:`save_svg` writes a figure as deterministic SVG, and :func:`w
 and saves the figures of one dataset (the Snakemake ``figures`` rule).
 
 The curves table (``results/aggregate/curves.parquet``, see :func:`lossatlas.aggregate.summarize_curves`)
-is long: columns ``experiment, dataset, model, optimizer, loss, activation, metric, epoch, mean,
-ci_low, ci_high``, one row per cell, metric and epoch.
+is long, one row per cell, metric and epoch: the cell's coordinates (the columns of
+:data:`lossatlas.aggregate.CELL`: experiment, dataset, model, optimizer, loss, activation, ...) and
+``metric, epoch, mean, ci_low, ci_high``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 import matplotlib
 
@@ -22,18 +22,19 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from lossatlas.aggregate import CELL  # noqa: E402
 from lossatlas.atomic import atomic_path  # noqa: E402
 
-CELL = ["experiment", "dataset", "model", "optimizer", "loss", "activation"]
 CURVE_COLUMNS = [*CELL, "metric", "epoch", "mean", "ci_low", "ci_high"]
 # Dimensions a line of a figure can differ in, in the order its label names them.
-LINE_DIMENSIONS = ("experiment", "model", "optimizer", "loss", "activation")
+LINE_DIMENSIONS = tuple(d for d in CELL if d != "dataset")
 LINESTYLES = ("-", "--", ":", "-.")
 PANEL_COLUMNS = 3
 FIGURE_WIDTH = 7.0  # inches: the text width of an A4 page, so that the report shows figures at 1:1
 PANEL_HEIGHT = 2.6  # inches per row of panels
-LEGEND_HEIGHT = 0.9  # inches below the panels for the legend
+LEGEND_ROW_HEIGHT = 0.16  # inches per row of legend entries, below the panels
 STYLE = {
     "font.size": 8,
     "axes.titlesize": 9,
@@ -89,31 +90,42 @@ def draw_band(ax, curve: pd.DataFrame, label: str, style: dict) -> None:
 def draw_lines(ax, curves: pd.DataFrame, keys: list[tuple], dimensions: list[str], colormap) -> None:
     """Draws every line of ``curves`` (grouped by ``dimensions``); ``keys`` fixes each line's style."""
     for key, curve in curves.groupby(dimensions, sort=True):
-        draw_band(ax, curve, " / ".join(map(str, key)), line_style(keys.index(key), colormap))
-    values = curves[["mean", "ci_low", "ci_high"]].to_numpy()
-    ax.set_yscale(y_scale(values))
+        draw_band(ax, curve, line_labels([key])[0], line_style(keys.index(key), colormap))
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, linewidth=0.3, alpha=0.5)
 
 
-def new_figure(panels: int, panel_height: float = PANEL_HEIGHT) -> tuple[Figure, np.ndarray]:
-    """A figure ``FIGURE_WIDTH`` wide with ``panels`` axes in rows of at most ``PANEL_COLUMNS``;
-    returns ``(fig, axes)``, ``axes`` of shape ``(panels,)``."""
+def new_figure(panels: int, legend_rows: int, share_y: bool = False) -> tuple[Figure, np.ndarray]:
+    """A figure ``FIGURE_WIDTH`` wide with ``panels`` axes in rows of at most ``PANEL_COLUMNS`` and
+    room below them for ``legend_rows`` rows of legend; returns ``(fig, axes)``, ``axes`` of shape ``(panels,)``."""
     if panels < 1:
         raise ValueError(f"a figure needs at least one panel, got {panels}")
     columns = min(panels, PANEL_COLUMNS)
     rows = math.ceil(panels / columns)
-    fig = Figure(figsize=(FIGURE_WIDTH, panel_height * rows + LEGEND_HEIGHT), layout="constrained")
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    height = PANEL_HEIGHT * rows + 0.4 + LEGEND_ROW_HEIGHT * legend_rows
+    fig = Figure(figsize=(FIGURE_WIDTH, height), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False, sharey=share_y).ravel()
     for ax in axes[panels:]:
         ax.set_visible(False)
     return fig, axes[:panels]
 
 
-def legend_columns(labels: list[str], font_size: float) -> int:
+def legend_columns(labels: list[str], font_size: float = STYLE["legend.fontsize"]) -> int:
     """How many legend entries of the longest label fit side by side across ``FIGURE_WIDTH``."""
     entry_points = 0.6 * font_size * max(len(label) for label in labels) + 3 * font_size
     return max(1, min(len(labels), int(FIGURE_WIDTH * 72 * 0.95 // entry_points)))
+
+
+def line_labels(keys: list[tuple]) -> list[str]:
+    """The legend label of each line key: its values joined by " / "."""
+    return [" / ".join(map(str, key)) for key in keys]
+
+
+def legend_rows(keys: list[tuple]) -> int:
+    """Rows the legend of ``keys`` takes, its title included."""
+    labels = line_labels(keys)
+    return math.ceil(len(labels) / legend_columns(labels)) + 1
 
 
 def add_legend(fig: Figure, axes, keys: list[tuple], dimensions: list[str]) -> None:
@@ -122,73 +134,67 @@ def add_legend(fig: Figure, axes, keys: list[tuple], dimensions: list[str]) -> N
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
-    labels = [" / ".join(map(str, key)) for key in keys]
+    labels = line_labels(keys)
     fig.legend(
         [handles[label] for label in labels],
         labels,
         loc="outside lower center",
-        ncols=legend_columns(labels, matplotlib.rcParams["legend.fontsize"]),
+        ncols=legend_columns(labels),
         frameon=False,
         title=" / ".join(dimensions),
     )
 
 
-def plot_loss_curves(curves: pd.DataFrame) -> tuple[Figure, np.ndarray]:
-    """Training loss vs epoch, one panel per loss function (their values are not comparable).
-
-    Args:
-        curves: curves table (see module doc) of one dataset; only ``metric == "train_loss"`` is used.
-    Returns:
-        ``(fig, axes)``, ``axes`` of shape ``(n_losses,)`` in the order losses first appear. Each
-        line is a combination of the other dimensions that vary; a line keeps its colour in every
-        panel, and one legend below the panels names them.
-    """
-    rows = check_curves(curves, "train_loss")
-    losses = list(dict.fromkeys(rows["loss"]))
-    dimensions = varying_dimensions(rows, tuple(d for d in LINE_DIMENSIONS if d != "loss"))
-    keys = sorted({tuple(key) for key in rows[dimensions].itertuples(index=False)})
-    colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
-    with matplotlib.rc_context(STYLE):
-        fig, axes = new_figure(len(losses))
-        for ax, loss in zip(axes, losses):
-            draw_lines(ax, rows[rows["loss"] == loss], keys, dimensions, colormap)
-            ax.set_title(f"loss: {loss}")
-            ax.set_ylabel(f"training loss ({loss})")
-        add_legend(fig, axes, keys, dimensions)
-    return fig, axes
-
-
-def plot_metric_curves(curves: pd.DataFrame, metric: str = "test_rmse", ylabel: str = "test RMSE") -> tuple[Figure, object]:
-    """One metric vs epoch, every cell of ``curves`` in one panel (for metrics comparable across losses).
+def plot_by_loss(curves: pd.DataFrame, metric: str, ylabel: str, share_y: bool) -> tuple[Figure, np.ndarray]:
+    """``metric`` vs epoch, one panel per loss function, one line and 95% CI band per cell.
 
     Args:
         curves: curves table (see module doc) of one dataset.
         metric: the ``metric`` value to plot.
-        ylabel: the y-axis label.
+        ylabel: the y-axis label; ``{loss}`` is replaced by each panel's loss.
+        share_y: one y axis for all panels (for metrics comparable across losses).
     Returns:
-        ``(fig, ax)``; one line (mean) and band (95% CI) per cell, labelled by the dimensions that vary.
+        ``(fig, axes)``, ``axes`` of shape ``(n_losses,)`` in the order losses first appear in
+        ``curves``. Lines are labelled by the other dimensions that vary; a line keeps its colour in
+        every panel, and one legend below the panels names them.
     """
     rows = check_curves(curves, metric)
-    dimensions = varying_dimensions(rows)
+    losses = list(dict.fromkeys(curves.loc[curves["metric"] == metric, "loss"]))  # input order
+    dimensions = varying_dimensions(rows, tuple(d for d in LINE_DIMENSIONS if d != "loss"))
     keys = sorted({tuple(key) for key in rows[dimensions].itertuples(index=False)})
     colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
     with matplotlib.rc_context(STYLE):
-        fig, axes = new_figure(1, panel_height=1.1 * PANEL_HEIGHT)
-        ax = axes[0]
-        draw_lines(ax, rows, keys, dimensions, colormap)
-        ax.set_ylabel(ylabel)
-        add_legend(fig, [ax], keys, dimensions)
-    return fig, ax
+        fig, axes = new_figure(len(losses), legend_rows(keys), share_y=share_y)
+        for ax, loss in zip(axes, losses):
+            panel = rows[rows["loss"] == loss]
+            draw_lines(ax, panel, keys, dimensions, colormap)
+            scaled = rows if share_y else panel
+            ax.set_yscale(y_scale(scaled[["mean", "ci_low", "ci_high"]].to_numpy()))
+            ax.set_title(f"loss: {loss}")
+            if not share_y or ax.get_subplotspec().is_first_col():
+                ax.set_ylabel(ylabel.format(loss=loss))
+        add_legend(fig, axes, keys, dimensions)
+    return fig, axes
+
+
+def plot_loss_curves(curves: pd.DataFrame) -> tuple[Figure, np.ndarray]:
+    """Training loss vs epoch, one panel per loss function, each with its own y axis (losses of
+    different functions are not comparable). See :func:`plot_by_loss`."""
+    return plot_by_loss(curves, "train_loss", "training loss ({loss})", share_y=False)
+
+
+def plot_test_rmse(curves: pd.DataFrame) -> tuple[Figure, np.ndarray]:
+    """Test RMSE vs epoch, one panel per loss function on one shared y axis, so that cells trained
+    with different losses compare directly. See :func:`plot_by_loss`."""
+    return plot_by_loss(curves, "test_rmse", "test RMSE", share_y=True)
 
 
 def save_svg(fig: Figure, path: str | os.PathLike) -> None:
     """Writes ``fig`` to ``path`` as SVG, atomically, with the same bytes for the same figure.
 
-    Element ids are hashed with a salt fixed by the file name, so that figures inlined side by side
-    in one HTML page do not share ids; the SVG carries no date or other metadata.
+    Element ids are hashed with a fixed salt, and the SVG carries no date or other metadata.
     """
-    path = Path(path)
-    with matplotlib.rc_context({**STYLE, "svg.hashsalt": f"lossatlas-{path.stem}"}):
+    with matplotlib.rc_context({**STYLE, "svg.hashsalt": "lossatlas"}):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="svg", metadata={"Date": None, "Format": None, "Type": None, "Creator": None})
 
@@ -201,5 +207,5 @@ def write_figures(curves_path: str | os.PathLike, dataset: str, loss_curves: str
         raise ValueError(f"{curves_path} has no curves for dataset {dataset!r}")
     fig, _ = plot_loss_curves(curves)
     save_svg(fig, loss_curves)
-    fig, _ = plot_metric_curves(curves, "test_rmse", "test RMSE")
+    fig, _ = plot_test_rmse(curves)
     save_svg(fig, test_rmse)

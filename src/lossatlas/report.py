@@ -4,8 +4,9 @@ Every number the report shows is computed from the results files or the config a
 :func:`format_number`; a confidence interval reads ``"mean [low, high]"`` (:func:`format_interval`).
 
 The cells table (``results/aggregate/cells.csv``, see :func:`lossatlas.aggregate.summarize_cells`)
-has one row per cell and the columns ``experiment, dataset, model, optimizer, loss, activation,
-n_seeds, n_diverged, divergence_rate, reach_flag`` and, for each metric of :data:`SUMMARY_METRICS`,
+has one row per cell: the cell's coordinates (the columns of :data:`lossatlas.aggregate.CELL`:
+experiment, dataset, model, optimizer, loss, activation, ...), ``n_seeds, n_diverged,
+divergence_rate, reach_flag`` and, for each metric of :data:`SUMMARY_METRICS`,
 ``{metric}_mean, {metric}_ci_low, {metric}_ci_high, {metric}_median``.
 """
 
@@ -29,11 +30,13 @@ import pandas as pd
 
 import lossatlas
 from lossatlas import provenance
+from lossatlas.aggregate import CELL
 from lossatlas.atomic import atomic_path, write_text
-from lossatlas.config import Study
+from lossatlas.config import Experiment, Study
 from lossatlas.datasets import FAMILIES
 
-CELL = ["experiment", "dataset", "model", "optimizer", "loss", "activation"]
+# Cell coordinates every results table shows; the others but dataset only where they vary.
+TABLE_DIMENSIONS = ("model", "optimizer", "loss", "activation")
 # Summary metrics of the results tables: (column prefix in cells.csv, heading).
 SUMMARY_METRICS = (
     ("final_test_rmse", "Test RMSE"),
@@ -56,11 +59,13 @@ FIGURE_CAPTIONS = {
         "confidence interval of the mean. Seeds with a non-finite value are left out."
     ),
     "test_rmse": (
-        "Test RMSE vs epoch on dataset {dataset}, every cell (comparable across losses). Lines: mean over "
-        "{n_seeds} seeds; shaded bands: 95% percentile-bootstrap confidence interval of the mean."
+        "Test RMSE vs epoch on dataset {dataset}, one panel per loss function on one shared y axis (test "
+        "RMSE is comparable across losses). Lines: mean over {n_seeds} seeds; shaded bands: 95% "
+        "percentile-bootstrap confidence interval of the mean. Seeds with a non-finite value are left out."
     ),
 }
 LOGGERS = ("weasyprint", "fontTools")
+PORTRAIT_WIDTH = 500  # points of text width on an A4 portrait page (style.css margins), less a margin
 
 
 def format_number(value) -> str:
@@ -102,12 +107,23 @@ def flag_text(value) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def heading(name: str) -> str:
+    """A column heading from a field name: ``"batch_size"`` -> ``"Batch size"``."""
+    return name.replace("_", " ").capitalize()
+
+
+def table_dimensions(cells: pd.DataFrame) -> list[str]:
+    """The cell coordinates a results table of ``cells`` shows, in cells-table order: those of
+    :data:`TABLE_DIMENSIONS`, and any other but ``dataset`` that takes more than one value."""
+    return [d for d in CELL if d != "dataset" and (d in TABLE_DIMENSIONS or cells[d].nunique() > 1)]
+
+
 def table_rows(cells: pd.DataFrame) -> list[dict]:
     """One results-table row per row of ``cells`` (see module doc), in the order given.
 
     Returns:
-        dicts with the cell's ``experiment, model, optimizer, loss, activation`` (text), ``flag``
-        (the reach flag, ``""`` when none), ``metrics`` (one ``{"mean", "ci"}`` per entry of
+        dicts with ``labels`` (cell coordinate -> text, dataset left out), ``flag`` (the reach
+        flag, ``""`` when none), ``metrics`` (one ``{"mean", "ci"}`` per entry of
         :data:`SUMMARY_METRICS`, so that ``mean + " " + ci`` is :func:`format_interval`) and
         ``divergence`` (``"rate (diverged/seeds)"``).
     """
@@ -116,7 +132,7 @@ def table_rows(cells: pd.DataFrame) -> list[dict]:
     for _, cell in cells.iterrows():
         rows.append(
             {
-                **{column: str(cell[column]) for column in CELL if column != "dataset"},
+                "labels": {column: str(cell[column]) for column in CELL if column != "dataset"},
                 "flag": flag_text(cell["reach_flag"]),
                 "metrics": [
                     {
@@ -134,11 +150,26 @@ def table_rows(cells: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def cell_key(cell) -> tuple:
+    """A cell's coordinates in :data:`CELL` order (``cell``: a Cell or a cells-table row)."""
+    return tuple(str(getattr(cell, column)) for column in CELL)
+
+
 def order_cells(cells: pd.DataFrame, study: Study) -> pd.DataFrame:
     """``cells`` in the study's grid order (config order); cells the study does not list come last."""
-    position = {dataclasses.astuple(cell): index for index, cell in enumerate(study.cells)}
-    keys = [position.get(tuple(row), len(position)) for row in cells[CELL].itertuples(index=False)]
+    position = {cell_key(cell): index for index, cell in enumerate(study.cells)}
+    keys = [position.get(cell_key(row), len(position)) for row in cells[CELL].itertuples(index=False)]
     return cells.assign(_order=keys).sort_values(["_order", *CELL], kind="stable").drop(columns="_order")
+
+
+def table_width(dimensions: Sequence[str], rows: Sequence[dict]) -> float:
+    """Rough width in points of a results table at the print style's 7.5 pt type: the widest text of
+    each column at 4.1 pt a character (the brackets at 6.5 pt type), plus 8 pt of padding a column."""
+    columns = [max(len(heading(d)), *(len(row["labels"][d]) for row in rows)) for d in dimensions]
+    for index in range(len(SUMMARY_METRICS)):
+        columns.append(max(max(len(row["metrics"][index]["mean"]), 0.87 * len(row["metrics"][index]["ci"])) for row in rows))
+    columns.append(max(len("Divergence"), *(len(row["divergence"]) for row in rows)))
+    return 4.1 * sum(columns) + 8 * len(columns)
 
 
 def results_tables(cells: pd.DataFrame, study: Study) -> list[dict]:
@@ -153,13 +184,16 @@ def results_tables(cells: pd.DataFrame, study: Study) -> list[dict]:
             continue
         rows = table_rows(subset)
         number = len(tables) + 1
+        dimensions = table_dimensions(subset)
         tables.append(
             {
                 "id": f"T{number}",
                 "number": number,
                 "dataset": dataset,
                 "seeds": ", ".join(format_number(n) for n in sorted(set(subset["n_seeds"]))),
-                "show_experiment": subset["experiment"].nunique() > 1,
+                "dimensions": [{"name": d, "heading": heading(d)} for d in dimensions],
+                # Tables wider than an A4 portrait page's text (510 pt) go on a landscape page.
+                "landscape": table_width(dimensions, rows) > PORTRAIT_WIDTH,
                 "any_flag": any(row["flag"] for row in rows),
                 "rows": rows,
             }
@@ -200,13 +234,12 @@ def svg_for_html(svg: str, prefix: str) -> str:
     return re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
 
 
-def figure_entries(tables: Sequence[dict], figures: Mapping[str, Mapping[str, str | os.PathLike]], n_seeds: int) -> None:
+def figure_entries(tables: Sequence[dict], figures: Mapping[str, Mapping[str, str | os.PathLike]]) -> None:
     """Adds to each table (in place) its dataset's figures, numbered ``F1, F2, ...`` in report order.
 
     Args:
         tables: from :func:`results_tables`.
         figures: dataset -> figure kind (a key of :data:`FIGURE_CAPTIONS`) -> SVG path.
-        n_seeds: seeds per cell, for the captions.
     """
     number = 0
     for table in tables:
@@ -225,9 +258,57 @@ def figure_entries(tables: Sequence[dict], figures: Mapping[str, Mapping[str, st
                     "id": f"F{number}",
                     "number": number,
                     "svg": markupsafe.Markup(svg),
-                    "caption": caption.format(dataset=table["dataset"], n_seeds=format_number(n_seeds)),
+                    "caption": caption.format(dataset=table["dataset"], n_seeds=table["seeds"]),
                 }
             )
+
+
+def experiments_table(study: Study) -> list[dict]:
+    """The experiments, one row per field of :class:`lossatlas.config.Experiment` (lists joined by
+    commas, numbers by :func:`format_number`), then the cells run and excluded; one column per experiment.
+
+    Returns:
+        rows ``{"heading", "values"}``, ``values`` in the config's experiment order; the first row
+        is the experiments' labels.
+    """
+    def text(value) -> str:
+        if isinstance(value, tuple):
+            return ", ".join(map(str, value))
+        return format_number(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else str(value)
+
+    experiments = list(study.experiments.values())
+    rows = [
+        {
+            "heading": "Experiment" if field.name == "label" else heading(field.name),
+            "values": [text(getattr(experiment, field.name)) for experiment in experiments],
+        }
+        for field in dataclasses.fields(Experiment)
+    ]
+    for title, items in (("Cells run", study.cells), ("Excluded", [item.cell for item in study.excluded])):
+        counts = [sum(cell.experiment == experiment.label for cell in items) for experiment in experiments]
+        rows.append({"heading": title, "values": [format_number(count) for count in counts]})
+    return rows
+
+
+def cells_by_reason(items: Sequence[tuple]) -> dict:
+    """Cells listed under the reason they share, for the excluded and the flagged cells.
+
+    Args:
+        items: ``(cell, reason)`` pairs, cells of :class:`lossatlas.config.Cell`.
+    Returns:
+        ``{"headings", "groups"}``: the coordinates shown (``dataset`` and :data:`TABLE_DIMENSIONS`,
+        and any other that takes more than one value) and, per reason in first-seen order,
+        ``{"reason", "count", "cells"}`` with each cell's shown coordinates as texts.
+    """
+    keys = [dict(zip(CELL, cell_key(cell))) for cell, _ in items]
+    shown = [d for d in CELL if d in ("dataset", *TABLE_DIMENSIONS) or len({k[d] for k in keys}) > 1]
+    groups: dict[str, list] = {}
+    for key, (_, reason) in zip(keys, items):
+        groups.setdefault(reason, []).append([key[d] for d in shown])
+    return {
+        "headings": [heading(d) for d in shown],
+        "groups": [{"reason": r, "count": format_number(len(c)), "cells": c} for r, c in groups.items()],
+    }
 
 
 def design_context(study: Study) -> dict:
@@ -246,28 +327,15 @@ def design_context(study: Study) -> dict:
         }
         for spec in study.datasets.values()
     ]
-    experiments = [
-        {
-            "label": experiment.label,
-            **{d: ", ".join(getattr(experiment, d)) for d in ("datasets", "models", "optimizers", "losses", "activations")},
-            "epochs": format_number(experiment.epochs),
-            "batch_size": format_number(experiment.batch_size),
-            "cells": format_number(sum(cell.experiment == experiment.label for cell in study.cells)),
-            "excluded": format_number(sum(item.cell.experiment == experiment.label for item in study.excluded)),
-        }
-        for experiment in study.experiments.values()
-    ]
     return {
         "datasets": datasets,
         "models": [{"label": m.label, "layers": m.describe()} for m in study.models.values()],
         "optimizers": [{"label": o.label, "setting": o.describe()} for o in study.optimizers.values()],
-        "experiments": experiments,
-        "n_seeds": format_number(study.n_seeds),
+        "experiments": experiments_table(study),
         "base_seed": format_number(study.base_seed),
-        "n_cells": format_number(len(study.cells)),
-        "n_trials": format_number(len(study.cells) * study.n_seeds),
-        "excluded": [{**dataclasses.asdict(item.cell), "reason": item.reason} for item in study.excluded],
-        "flagged": [{**dataclasses.asdict(cell), "flag": text} for cell, text in study.flags.items()],
+        "cell_headings": [heading(d) for d in CELL],
+        "excluded": cells_by_reason([(item.cell, item.reason) for item in study.excluded]),
+        "flagged": cells_by_reason(list(study.flags.items())),
     }
 
 
@@ -315,14 +383,17 @@ def build_context(
         repo: directory of the code's git checkout.
     """
     tables = results_tables(cells, study)
-    figure_entries(tables, figures, study.n_seeds)
+    figure_entries(tables, figures)
     when = render_time()
     return {
         "title": study.config["title"],
         "version": lossatlas.__version__,
         "config_hash": study.config_hash,
         "design": design_context(study),
-        "metrics": [heading for _, heading in SUMMARY_METRICS],
+        "n_cells": format_number(len(cells)),
+        "n_trials": format_number(int(cells["n_seeds"].sum())),
+        "seeds": ", ".join(format_number(n) for n in sorted(set(cells["n_seeds"]))),
+        "metrics": [title for _, title in SUMMARY_METRICS],
         "tables": tables,
         "provenance": provenance_context(benchmarks, repo),
         "render_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -384,7 +455,9 @@ def write_report(
     repo: str | os.PathLike = ".",
 ) -> None:
     """Reads the cells table at ``cells``, renders the report and writes it as ``html`` and ``pdf``."""
-    context = build_context(study, pd.read_csv(cells), figures, benchmarks, repo)
+    # Coordinates stay text even where a label looks like a number.
+    table = pd.read_csv(cells, dtype={column: str for column in CELL})
+    context = build_context(study, table, figures, benchmarks, repo)
     text = render_html(context, template, style)
     write_text(html, text)
     write_pdf(text, pdf, Path(html).resolve().parent)

@@ -25,7 +25,8 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
     experiment = study.experiments[stack.experiment]
     model = study.models[stack.model]
     dataset = study.datasets[stack.dataset]
-    n_seeds = study.n_seeds
+    n_seeds = experiment.n_seeds
+    data = {name: array[:n_seeds] for name, array in data.items()}  # replicates 0..n_seeds-1
     seeds = [engine.trial_seed(study.base_seed, dataset.family, model.label, r) for r in range(n_seeds)]
     initial = engine.initial_weights(model, data["x_train"].shape[2], seeds)
     if stack.targets == "standardized":  # z-score fitted on each seed's training targets
@@ -39,6 +40,7 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
         seeds,
         batch_size=experiment.batch_size,
         jit_compile=study.config["training"]["jit_compile"],
+        saturation_threshold=study.config["diagnostics"]["saturation_threshold"],
     )
     started = time.perf_counter()
     result = trainer.train(experiment.epochs, experiment.eval_every)
@@ -70,6 +72,17 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
     trials["epochs"] = epochs
     for name in ("train_loss", "test_rmse", "test_mae"):
         trials[f"final_{name}"] = result.metrics[name][-1]
+    # Common metrics: RMSE in units of the generator's noise (the floor is about 1), and R^2 beside
+    # the best R^2 the data allow (the noise's share of the test targets' variance).
+    test_variance = np.tile(data["y_test"].var(axis=(1, 2)), len(stack.segments))
+    trials["final_test_nrmse"] = trials["final_test_rmse"] / dataset.noise_sd
+    trials["final_test_r2"] = 1.0 - trials["final_test_rmse"] ** 2 / test_variance
+    trials["best_test_r2"] = 1.0 - dataset.noise_sd**2 / test_variance
+    # Diagnostics of the first epoch, before training has moved far from the initial weights.
+    trials["first_epoch_grad_norm"] = result.layer_grad_norms[0, :, -1]
+    trials["first_epoch_output_grad_abs"] = result.metrics["output_grad_abs"][0]
+    trials["first_epoch_update_norm"] = result.metrics["update_norm"][0]
+    trials["final_output_saturation"] = result.metrics["output_saturation"][-1]
     trials["diverged"] = result.diverged_epoch > 0
     trials["diverged_epoch"] = result.diverged_epoch
     trials["reach_flag"] = [

@@ -48,7 +48,7 @@ def job_params(wildcards):
             "job": job,
             "stacks": [[s.dataset, s.targets, s.model, s.optimizer, s.segments] for s in stacks],
             "base_seed": STUDY.base_seed,
-            "n_seeds": STUDY.n_seeds,
+            "n_seeds": STUDY.experiments[wildcards.experiment].n_seeds,
             "experiment": config["experiments"][wildcards.experiment],
             "models": {s.model: config["models"][s.model] for s in stacks},
             "optimizers": {s.optimizer: config["optimizers"][s.optimizer] for s in stacks},

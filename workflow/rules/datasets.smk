@@ -6,7 +6,7 @@ rule dataset:
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
         base_seed=config["base_seed"],
-        n_seeds=config["n_seeds"],
+        n_seeds=lambda wildcards: STUDY.dataset_seeds(wildcards.dataset),
     log:
         RESULTS / "logs" / "datasets" / "{dataset}.log",
     wildcard_constraints:
