@@ -100,8 +100,8 @@ def batch_orders(seeds: Sequence[int], n_samples: int, epochs: int) -> np.ndarra
     """
     orders = np.empty((epochs, len(seeds), n_samples), np.int32)
     for column, seed in enumerate(seeds):
-        rng = np.random.default_rng(derive_seed(seed, "batches"))
-        orders[:, column, :] = rng.permuted(np.tile(np.arange(n_samples, dtype=np.int32), (epochs, 1)), axis=1)
+        keys = np.random.default_rng(derive_seed(seed, "batches")).random((epochs, n_samples), dtype=np.float32)
+        orders[:, column, :] = np.argsort(keys, axis=1, kind="stable")  # a random permutation per epoch
     return orders
 
 
