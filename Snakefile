@@ -15,7 +15,9 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/article.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -23,6 +25,7 @@ rule all:
     """The paper-style report, in HTML and PDF, and everything it is made from."""
     input:
         rules.report.output,
+        rules.analysis.output,
 
 
 onsuccess:

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from lossatlas.datasets import FAMILIES, DatasetSpec
+from lossatlas.seeds import derive_seed
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -161,6 +162,12 @@ class Study:
     def n_seeds(self) -> int:
         return self.config["n_seeds"]
 
+    def article_jobs(self) -> dict[str, list[int]]:
+        """Jobs of the article's verbatim runs: ``chunk{k:02d}`` -> the seeds it runs."""
+        seeds = [derive_seed(self.base_seed, "article", r) for r in range(self.config["article"]["n_seeds"])]
+        size = self.config["article"]["seeds_per_job"]
+        return {f"chunk{k // size:02d}": seeds[k : k + size] for k in range(0, len(seeds), size)}
+
     def dataset_seeds(self, dataset: str) -> int:
         """Replicates to draw of ``dataset``: the most any experiment using it trains."""
         return max(e.n_seeds for e in self.experiments.values() if dataset in e.datasets)
@@ -246,6 +253,12 @@ def _positive(key: str, value, minimum=0, strict=True) -> None:
 def _check_options(config: dict) -> None:
     _positive("n_seeds", config["n_seeds"], 1, strict=False)
     _positive("training.cells_per_job", config["training"]["cells_per_job"], 1, strict=False)
+    for key in ("nrmse_threshold", "stagnation_window", "stagnation_tolerance", "stagnation_margin"):
+        _positive(f"metrics.{key}", config["metrics"][key], 0, strict=key in ("nrmse_threshold", "stagnation_window"))
+    if config["metrics"]["stagnation_window"] > 1:
+        _fail("metrics.stagnation_window", config["metrics"]["stagnation_window"], "must be a fraction in (0, 1]")
+    _positive("article.n_seeds", config["article"]["n_seeds"], 1, strict=False)
+    _positive("article.seeds_per_job", config["article"]["seeds_per_job"], 1, strict=False)
     _positive("diagnostics.saturation_threshold", config["diagnostics"]["saturation_threshold"])
     _positive("report.bootstrap_resamples", config["report"]["bootstrap_resamples"], 1, strict=False)
     for label, spec in config["datasets"].items():

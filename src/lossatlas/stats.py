@@ -72,3 +72,32 @@ def bootstrap_curve_ci(
     )
     low, high = result.confidence_interval
     return (values.mean(axis=0), np.asarray(low), np.asarray(high))
+
+
+def bootstrap_seed_statistic_ci(
+    n_seeds: int, statistic, n_resamples: int = 10_000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """A statistic of seeds and its percentile bootstrap CI, resampling whole seeds.
+
+    Args:
+        n_seeds: how many seeds there are.
+        statistic: ``statistic(indices)`` -> float, computed from the seeds ``indices`` ``(n_seeds,)``
+            (with repeats in a resample). Resampling seeds, not values, keeps a seed's values at
+            every level of a paired design together.
+    Returns:
+        ``(estimate, low, high)``; NaN bounds with fewer than two seeds.
+    """
+    estimate = float(statistic(np.arange(n_seeds)))
+    if n_seeds < 2:
+        return (estimate, np.nan, np.nan)
+    result = stats.bootstrap(
+        (np.arange(n_seeds),),
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=False,
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return (estimate, float(low), float(high))

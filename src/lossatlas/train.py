@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lossatlas import compare
 from lossatlas.config import Stack, Study
 from lossatlas.datasets import load_dataset
 
@@ -66,6 +67,7 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
         frame[name] = values.reshape(-1)
     for layer in range(result.layer_grad_norms.shape[2]):
         frame[f"grad_norm_layer_{layer + 1}"] = result.layer_grad_norms[:, :, layer].reshape(-1)
+    frame["grad_norm_output"] = result.layer_grad_norms[:, :, -1].reshape(-1)
 
     trials = coordinates.copy()
     trials["trial_seed"] = np.tile(seeds, len(stack.segments))
@@ -91,7 +93,33 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
         for _ in range(n_seeds)
     ]
     trials["stack_seconds"] = seconds
+    steps_per_epoch = -(-dataset.n_train // experiment.batch_size)
+    nrmse = result.metrics["test_rmse"] / dataset.noise_sd
+    trials = trials.assign(**progress_measures(nrmse, result.diverged_epoch, study.config["metrics"], steps_per_epoch))
     return trials, frame
+
+
+def progress_measures(nrmse, diverged_epoch, settings: dict, steps_per_epoch: int) -> dict[str, np.ndarray]:
+    """Steps to reach the nRMSE threshold (censored) and stagnation, per trial.
+
+    Args:
+        nrmse: ``(epochs, T)`` test nRMSE, NaN where not evaluated.
+        diverged_epoch: ``(T,)``, 0 for trials that did not diverge.
+        settings: the config's ``metrics`` section.
+    """
+    curves = np.asarray(nrmse, np.float64).T  # (T, epochs)
+    steps, reached = compare.steps_to_threshold(curves, settings["nrmse_threshold"], steps_per_epoch)
+    recorded = int(np.isfinite(curves).sum(axis=1).max())
+    window = max(1, int(round(settings["stagnation_window"] * recorded)))
+    stagnated = compare.stagnation(
+        curves, min(window, max(recorded - 1, 1)), settings["stagnation_tolerance"], 1.0, settings["stagnation_margin"]
+    )
+    diverged = np.asarray(diverged_epoch) > 0
+    return {
+        "steps_to_threshold": steps,
+        "reached_threshold": reached & ~diverged,
+        "stagnated": stagnated & ~diverged,
+    }
 
 
 def run_job(study: Study, job: str, dataset_paths: dict[str, tuple[Path, Path]]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,0 +1,117 @@
+"""Analyses over the aggregated trials: the article's seed reproduction, paired comparisons between
+losses, and log-log slopes of a metric against the target scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lossatlas.article import PRINTED_LOSSES
+from lossatlas.compare import compare_table, paired_comparison
+from lossatlas.seeds import derive_seed
+from lossatlas.stats import bootstrap_seed_statistic_ci
+
+LOSS_CONTEXT = ["experiment", "dataset", "targets", "model", "optimizer", "activation"]
+SLOPE_GROUP = ["experiment", "targets", "model", "optimizer", "loss", "activation"]
+# Metrics whose log-log slope against the target scale the analysis reports.
+SLOPE_METRICS = ("first_epoch_grad_norm", "first_epoch_update_norm", "final_test_nrmse")
+
+
+def article_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per example of the article's verbatim runs.
+
+    Args:
+        runs: one row per (example, seed): ``final_loss``, ``train_mse``, ``test_mse``, ``test_rmse``.
+    Returns:
+        Columns ``example, n_seeds, printed_loss, final_loss_median, final_loss_low, final_loss_high``
+        (the 2.5% and 97.5% quantiles over seeds), ``printed_inside`` (the article's printed loss
+        lies in that range), ``printed_quantile`` (fraction of seeds with a lower final loss than
+        printed), and the median and 2.5-97.5% range of ``test_mse``.
+    """
+    rows = []
+    for example, group in runs.groupby("example", sort=True):
+        low, median, high = np.quantile(group["final_loss"], [0.025, 0.5, 0.975])
+        test_low, test_median, test_high = np.quantile(group["test_mse"], [0.025, 0.5, 0.975])
+        printed = PRINTED_LOSSES[example]
+        rows.append(
+            {
+                "example": example,
+                "n_seeds": len(group),
+                "printed_loss": printed,
+                "final_loss_median": median,
+                "final_loss_low": low,
+                "final_loss_high": high,
+                "printed_inside": bool(low <= printed <= high),
+                "printed_quantile": float(np.mean(group["final_loss"] < printed)),
+                "test_mse_median": test_median,
+                "test_mse_low": test_low,
+                "test_mse_high": test_high,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def article_examples_2_and_3(runs: pd.DataFrame, n_resamples: int, seed: int) -> dict:
+    """Examples 3 (sigmoid + BCE) against 2 (sigmoid + MSE) on the same metric, test MSE in target
+    units, paired by seed (they share their data): :func:`lossatlas.compare.paired_comparison`."""
+    wide = runs.pivot(index="seed", columns="example", values="test_mse")
+    return paired_comparison(wide["example 3"].to_numpy(), wide["example 2"].to_numpy(), seed=seed, n_resamples=n_resamples)
+
+
+def loss_comparisons(trials: pd.DataFrame, metric: str, n_resamples: int, seed: int) -> pd.DataFrame:
+    """Every pair of losses compared on ``metric`` within each (experiment, dataset, targets, model,
+    optimizer, activation), paired by seed, Holm-corrected across all of them
+    (:func:`lossatlas.compare.compare_table`; diverged trials count as missing)."""
+    finite = trials.assign(**{metric: trials[metric].where(~trials["diverged"])})
+    table = compare_table(finite[LOSS_CONTEXT + ["loss", "seed", metric]], LOSS_CONTEXT, "loss", metric, seed=seed, n_resamples=n_resamples)
+    return table.assign(metric=metric)
+
+
+def log_log_slope(scales: np.ndarray, values: np.ndarray) -> float:
+    """Least-squares slope of ``log10(mean over seeds)`` against ``log10(scale)``.
+
+    Args:
+        scales: ``(k,)``; values: ``(seeds, k)``.
+    """
+    means = np.nanmean(values, axis=0)
+    keep = np.isfinite(means) & (means > 0)
+    if keep.sum() < 2:
+        return np.nan
+    return float(np.polyfit(np.log10(scales[keep]), np.log10(means[keep]), 1)[0])
+
+
+def scale_slopes(trials: pd.DataFrame, scales: dict[str, float], metric: str, n_resamples: int, seed: int) -> pd.DataFrame:
+    """Log-log slope of ``metric`` against the target scale, per (experiment, targets, model,
+    optimizer, loss, activation), over the datasets in ``scales`` (label -> scale).
+
+    Returns columns: the group, ``metric``, ``n_scales``, ``n_seeds``, ``slope`` and its 95%
+    percentile bootstrap CI ``slope_ci_low``, ``slope_ci_high`` (whole seeds resampled, so each
+    seed keeps its values at every scale), and ``scales`` (the scales used, as text).
+    """
+    selected = trials[trials["dataset"].isin(scales)]
+    rows = []
+    for key, group in selected.groupby(SLOPE_GROUP, sort=True):
+        wide = group.pivot(index="seed", columns="dataset", values=metric)
+        wide = wide.where(group.pivot(index="seed", columns="dataset", values="diverged").eq(False))
+        if wide.shape[1] < 2:
+            continue
+        x = np.array([scales[label] for label in wide.columns])
+        values = wide.to_numpy(dtype=np.float64)
+        slope, low, high = bootstrap_seed_statistic_ci(
+            len(values),
+            lambda indices: log_log_slope(x, values[indices]),
+            n_resamples=n_resamples,
+            seed=derive_seed(seed, "slope", metric, *key),
+        )
+        row = dict(zip(SLOPE_GROUP, key))
+        row.update(
+            metric=metric,
+            n_scales=len(x),
+            n_seeds=len(values),
+            slope=slope,
+            slope_ci_low=low,
+            slope_ci_high=high,
+            scales=", ".join(f"{value:g}" for value in sorted(x)),
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
