@@ -4,7 +4,7 @@ VENV ?= .venv
 CORES ?= all
 BIN := $(VENV)/bin
 
-.PHONY: setup reproduce test bench clean
+.PHONY: setup reproduce test bench verify clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ test: setup
 ## Speed of the engine against per-trial model.fit (numbers quoted in the README).
 bench: setup
 	$(BIN)/python -m lossatlas.bench --trials 1000 --fit-trials 5
+
+## Re-run a sample of cells (VERIFY_CELLS, default 3) and check they reproduce the current results.
+VERIFY_CELLS ?= 3
+verify: setup
+	$(BIN)/python -m lossatlas.verify --config config/config.yaml --results results --cells $(VERIFY_CELLS)
 
 clean:
 	rm -rf results .snakemake

@@ -1,8 +1,20 @@
 # Loss Atlas: datasets -> training -> aggregation -> figures -> HTML and PDF report.
 # Run `snakemake --cores 2` (config/config.yaml) or add `--configfile config/smoke.yaml`.
+import json
+import os
+import subprocess
+import sys
+import time
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# Dates inside the PDF come from the commit, so that the same commit renders the same bytes.
+if "SOURCE_DATE_EPOCH" not in os.environ:
+    commit_time = subprocess.run(["git", "log", "-1", "--format=%ct"], capture_output=True, text=True, cwd=workflow.basedir)
+    if commit_time.returncode == 0 and commit_time.stdout.strip():
+        os.environ["SOURCE_DATE_EPOCH"] = commit_time.stdout.strip()
 
 
 # A config given with --configfile replaces the default one entirely (no merging of two grids).
@@ -26,6 +38,13 @@ rule all:
     input:
         rules.report.output,
         rules.analysis.output,
+
+
+onstart:
+    # Provenance for the report: the command line of this run (not an input of any rule).
+    invocation = RESULTS / "logs" / "invocation.json"
+    invocation.parent.mkdir(parents=True, exist_ok=True)
+    invocation.write_text(json.dumps({"command": sys.argv, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
 
 
 onsuccess:

@@ -36,19 +36,40 @@ def test_bce_on_targets_outside_unit_interval_is_an_error_unless_excluded():
     with pytest.raises(ConfigError, match=r"experiments\.article.*seed_large/raw/binary_crossentropy/linear.*targets in \[0, 1\]"):
         load_study(config)
     study = load_study(smoke_config())  # on_invalid: exclude
-    reasons = {(e.cell.dataset, e.cell.loss, e.cell.activation): e.reason for e in study.excluded}
-    assert "targets in [-inf, inf]" in reasons[("seed_large", "binary_crossentropy", "sigmoid")]
-    assert "output in (0, 1)" in reasons[("seed_small", "binary_crossentropy", "linear")]
-    assert all(cell.loss != "binary_crossentropy" or cell.dataset == "seed_small" for cell in study.cells)
+    reasons = {(e.cell.dataset, e.cell.targets, e.cell.loss, e.cell.activation): e.reason for e in study.excluded}
+    assert "targets in [-inf, inf]" in reasons[("seed_large", "raw", "binary_crossentropy", "sigmoid")]
+    assert "(standardized) has targets in [-inf, inf]" in reasons[("seed_small", "standardized", "binary_crossentropy", "sigmoid")]
+    assert "needs an output in [0, 1]" in reasons[("seed_small", "raw", "binary_crossentropy", "linear")]
+    assert all(
+        cell.loss != "binary_crossentropy" or (cell.dataset != "seed_large" and cell.targets == "raw" and cell.activation == "sigmoid")
+        for cell in study.cells
+    )
+
+
+def test_validity_requirements_come_from_the_config():
+    config = edited(smoke_config(), "validity.loss_requirements", {"mse": {"output_within": [0, 1]}})
+    study = load_study(config)
+    assert any(cell.loss == "binary_crossentropy" and cell.activation == "linear" for cell in study.cells)
+    assert not any(cell.loss == "mse" and cell.activation == "linear" for cell in study.cells)
+    with pytest.raises(ConfigError, match="validity.loss_requirements"):
+        load_study(edited(smoke_config(), "validity.loss_requirements", {"msee": {"output_within": [0, 1]}}))
 
 
 def test_grid_expansion_flags_unreachable_targets_and_packs_jobs():
     study = load_study_file(REPO / "config" / "smoke.yaml")
-    assert len(study.cells) == 10 and len(study.excluded) == 6
-    flagged = {(c.dataset, c.activation) for c in study.flags}
-    assert flagged == {("seed_large", "sigmoid")}
+    assert len(study.cells) == 40 and len(study.excluded) == 26
+    flagged = {(c.dataset, c.targets, c.activation) for c in study.flags}
+    assert ("seed_large", "raw", "sigmoid") in flagged and ("seed_small", "standardized", "sigmoid") in flagged
+    assert ("seed_small", "raw", "sigmoid") not in flagged and all(c.activation == "sigmoid" for c in study.flags)
     jobs = study.jobs()
-    assert list(jobs) == ["article/job000", "article/job001"]
+    assert list(jobs) == [
+        "article/mse/job000",
+        "article/mse/job001",
+        "article/mse/job002",
+        "article/binary_crossentropy/job000",
+        "long/mse/job000",
+        "long/binary_crossentropy/job000",
+    ]
     packed = [cell for stacks in jobs.values() for stack in stacks for cell in stack.segments]
     assert len(packed) == len(study.cells)  # every cell in exactly one job
     assert study.config["experiments"]["article"]["eval_every"] == 1  # defaults are filled in

@@ -1,5 +1,6 @@
 """End to end: `snakemake --cores 2` with config/smoke.yaml, in a temporary copy of the workflow."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from helpers import REPO
 
@@ -52,7 +54,7 @@ def test_report_tables_carry_the_aggregated_numbers(smoke_run):
     cells = pd.read_csv(directory / "results/aggregate/cells.csv")
     text = pdf_text(directory / "results/report/report.pdf")
     html = (directory / "results/report/report.html").read_text()
-    assert len(cells) == 10
+    assert len(cells) == 40
     for _, cell in cells.iterrows():
         for column in ("final_test_rmse_mean", "final_test_rmse_ci_low", "final_test_rmse_ci_high", "final_train_loss_mean"):
             number = format_number(cell[column])
@@ -65,7 +67,42 @@ def test_report_tables_carry_the_aggregated_numbers(smoke_run):
 def test_outputs_are_complete_and_rerun_does_nothing(smoke_run):
     directory, _ = smoke_run
     trials = pd.read_parquet(directory / "results/aggregate/trials.parquet")
-    assert len(trials) == 10 * 4 and not trials["diverged"].any()
+    assert len(trials) == 38 * 4 + 2 * 6 and not trials["diverged"].any()
     assert not list((directory / "results").rglob(".*.tmp"))
     again = snakemake(directory, "-n")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_changing_one_loss_reruns_only_what_depends_on_it(smoke_run):
+    directory, _ = smoke_run
+    config = yaml.safe_load((directory / "config/smoke.yaml").read_text())
+    config["experiments"]["long"]["losses"] = ["mae", "binary_crossentropy"]  # mse -> mae
+    (directory / "config/changed.yaml").write_text(yaml.safe_dump(config))
+    dry_run = subprocess.run(
+        [SNAKEMAKE, "-n", "--cores", "2", "--configfile", "config/changed.yaml"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert dry_run.returncode == 0, dry_run.stdout + dry_run.stderr
+    planned = set(re.findall(r"output: (results/\S+?)[,\s]", dry_run.stdout))
+    trained = {path for path in planned if path.startswith("results/train/")}
+    assert trained == {"results/train/long/mae/job000/trials.parquet"}, planned
+    assert not any(path.startswith(("results/datasets/", "results/article/")) for path in planned)
+
+
+def test_verify_reproduces_a_sample_and_catches_a_changed_number(smoke_run, tmp_path):
+    directory, _ = smoke_run
+    command = [sys.executable, "-m", "lossatlas.verify", "--config", "config/smoke.yaml", "--cells", "2"]
+    run = subprocess.run([*command, "--results", "results"], cwd=directory, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "PASS trials" in run.stdout and "PASS cells" in run.stdout
+
+    tampered = tmp_path / "results"
+    shutil.copytree(directory / "results" / "aggregate", tampered / "aggregate")
+    cells = pd.read_csv(tampered / "aggregate" / "cells.csv")
+    cells["final_test_rmse_mean"] *= 1.001
+    cells.to_csv(tampered / "aggregate" / "cells.csv", index=False)
+    run = subprocess.run([*command, "--results", str(tampered)], cwd=directory, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and "FAIL cells" in run.stdout and "PASS trials" in run.stdout

@@ -3,9 +3,10 @@
 Vocabulary:
     cell: one combination (experiment, dataset, targets, model, optimizer, loss, activation),
         trained for ``n_seeds`` seeds; ``targets`` is the target preprocessing (raw or standardized).
-    stack: the cells of one (experiment, dataset, targets, model, optimizer); their trials are
-        trained together as one TensorFlow computation.
-    job: one Snakemake training job, a group of whole stacks of one experiment.
+    stack: the cells of one (experiment, dataset, targets, model, optimizer, loss); their trials
+        are trained together as one TensorFlow computation.
+    job: one Snakemake training job, a group of whole stacks of one experiment and loss (so that
+        changing one loss in the config re-runs only that loss's jobs).
 
 Every error is a :class:`ConfigError` (a ``ValueError``) naming the offending key and value; it is
 raised when the Snakefile is parsed, so ``snakemake -n`` already reports it.
@@ -39,6 +40,7 @@ ACTIVATION_RANGES = {
 }
 HIDDEN_ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "softplus")
 TARGET_PREPROCESSING = ("raw", "standardized")
+DEFAULT_LOSS_REQUIREMENTS = {"binary_crossentropy": {"targets_within": [0.0, 1.0], "output_within": [0.0, 1.0]}}
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
@@ -101,13 +103,14 @@ class Cell:
     activation: str
 
     @property
-    def stack_key(self) -> tuple[str, str, str, str, str]:
-        return (self.experiment, self.dataset, self.targets, self.model, self.optimizer)
+    def stack_key(self) -> tuple[str, ...]:
+        return (self.experiment, self.dataset, self.targets, self.model, self.optimizer, self.loss)
 
 
 @dataclasses.dataclass(frozen=True)
 class Stack:
-    """Cells trained together: same experiment, dataset, target preprocessing, model and optimizer."""
+    """Cells trained together: same experiment, dataset, target preprocessing, model, optimizer and
+    loss; they differ in their output activation."""
 
     experiment: str
     dataset: str
@@ -115,6 +118,10 @@ class Stack:
     model: str
     optimizer: str
     segments: tuple[tuple[str, str], ...]  # (loss, activation) of each cell, in order
+
+    @property
+    def loss(self) -> str:
+        return self.segments[0][0]
 
     def cell(self, loss: str, activation: str) -> Cell:
         return Cell(self.experiment, self.dataset, self.targets, self.model, self.optimizer, loss, activation)
@@ -182,27 +189,19 @@ class Study:
         grouped: dict[tuple, list[tuple[str, str]]] = {}
         for cell in self.cells:
             grouped.setdefault(cell.stack_key, []).append((cell.loss, cell.activation))
-        return [Stack(*key, segments=tuple(segments)) for key, segments in grouped.items()]
+        return [Stack(*key[:5], segments=tuple(segments)) for key, segments in grouped.items()]
 
     def jobs(self) -> dict[str, list[Stack]]:
-        """Training jobs by id (``{experiment}/job{k:03d}``): whole stacks, packed in grid order
-        until a job holds at least ``training.cells_per_job`` cells."""
+        """Training jobs by id (``{experiment}/{loss}/job{k:03d}``): whole stacks of one experiment
+        and loss, packed in grid order until a job holds at least ``training.cells_per_job`` cells."""
         limit = self.config["training"]["cells_per_job"]
-        jobs: dict[str, list[Stack]] = {}
-        counters: dict[str, int] = {}
-        current: dict[str, list[Stack]] = {}
+        groups: dict[str, list[list[Stack]]] = {}
         for stack in self.stacks():
-            group = current.setdefault(stack.experiment, [])
-            group.append(stack)
-            if sum(len(s.segments) for s in group) >= limit:
-                index = counters.get(stack.experiment, 0)
-                jobs[f"{stack.experiment}/job{index:03d}"] = group
-                counters[stack.experiment] = index + 1
-                current[stack.experiment] = []
-        for experiment, group in current.items():
-            if group:
-                jobs[f"{experiment}/job{counters.get(experiment, 0):03d}"] = group
-        return jobs
+            packed = groups.setdefault(f"{stack.experiment}/{stack.loss}", [[]])
+            if sum(len(s.segments) for s in packed[-1]) >= limit:
+                packed.append([])
+            packed[-1].append(stack)
+        return {f"{prefix}/job{index:03d}": stacks for prefix, packed in groups.items() for index, stacks in enumerate(packed)}
 
 
 def _apply_defaults(config: dict, schema: dict) -> dict:
@@ -257,6 +256,11 @@ def _check_options(config: dict) -> None:
         _positive(f"metrics.{key}", config["metrics"][key], 0, strict=key in ("nrmse_threshold", "stagnation_window"))
     if config["metrics"]["stagnation_window"] > 1:
         _fail("metrics.stagnation_window", config["metrics"]["stagnation_window"], "must be a fraction in (0, 1]")
+    for loss, requirement in config["validity"]["loss_requirements"].items():
+        _choose("validity.loss_requirements", loss, LOSSES)
+        for key, bounds in requirement.items():
+            if len(bounds) != 2 or not bounds[0] < bounds[1]:
+                _fail(f"validity.loss_requirements.{loss}.{key}", bounds, "must be [low, high] with low < high")
     _positive("article.n_seeds", config["article"]["n_seeds"], 1, strict=False)
     _positive("article.seeds_per_job", config["article"]["seeds_per_job"], 1, strict=False)
     _positive("diagnostics.saturation_threshold", config["diagnostics"]["saturation_threshold"])
@@ -317,19 +321,23 @@ def _describe_targets(dataset: DatasetSpec, targets: str) -> str:
     return f"dataset {dataset.label}" + (" (standardized)" if targets == "standardized" else "")
 
 
-def invalid_reason(loss: str, activation: str, dataset: DatasetSpec, targets: str = "raw") -> str | None:
-    """Why a combination is not meaningful, or None when it is."""
-    if loss == "binary_crossentropy":
-        if not _within(target_range(dataset, targets), (0.0, 1.0)):
-            return (
-                f"binary_crossentropy needs targets in [0, 1]; {_describe_targets(dataset, targets)} has "
-                f"targets in {_fmt_range(target_range(dataset, targets))}"
-            )
-        if not _within(ACTIVATION_RANGES[activation], (0.0, 1.0)):
-            return (
-                f"binary_crossentropy needs an output in (0, 1); activation {activation} gives "
-                f"{_fmt_range(ACTIVATION_RANGES[activation])}"
-            )
+def invalid_reason(
+    loss: str, activation: str, dataset: DatasetSpec, targets: str = "raw", requirements: dict | None = None
+) -> str | None:
+    """Why a combination is not meaningful under ``requirements`` (the config's
+    ``validity.loss_requirements``: loss -> ``targets_within`` and/or ``output_within`` ranges),
+    or None when it is."""
+    requirement = (requirements or DEFAULT_LOSS_REQUIREMENTS).get(loss, {})
+    if "targets_within" in requirement and not _within(target_range(dataset, targets), requirement["targets_within"]):
+        return (
+            f"{loss} needs targets in {_fmt_range(requirement['targets_within'])}; "
+            f"{_describe_targets(dataset, targets)} has targets in {_fmt_range(target_range(dataset, targets))}"
+        )
+    if "output_within" in requirement and not _within(ACTIVATION_RANGES[activation], requirement["output_within"]):
+        return (
+            f"{loss} needs an output in {_fmt_range(requirement['output_within'])}; activation {activation} gives "
+            f"{_fmt_range(ACTIVATION_RANGES[activation])}"
+        )
     return None
 
 
@@ -380,7 +388,7 @@ def load_study(config: dict) -> Study:
         ):
             cell = Cell(label, *coordinates)
             dataset = datasets[cell.dataset]
-            reason = invalid_reason(cell.loss, cell.activation, dataset, cell.targets)
+            reason = invalid_reason(cell.loss, cell.activation, dataset, cell.targets, config["validity"]["loss_requirements"])
             if reason is None:
                 cells.append(cell)
                 flag = reach_flag(cell.activation, dataset, cell.targets)

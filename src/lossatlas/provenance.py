@@ -34,8 +34,39 @@ def git_state(directory: str | Path = ".") -> dict[str, object]:
     return {"commit": commit, "dirty": dirty}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, str]:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+    """Platform, CPU model and core count, and the thread and determinism settings of TensorFlow
+    as the workflow's training jobs set them (read from the environment, without importing it)."""
+    import os
+
+    return {
+        "platform": platform.platform(),
+        "processor": cpu_model(),
+        "cpu_count": str(os.cpu_count()),
+        "tensorflow_threads": "1 intra-op and 1 inter-op thread per training job (Snakemake threads: 1)",
+        "tensorflow_determinism": "tf.config.experimental.enable_op_determinism(); jit_compile explicit",
+        "onednn": f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '0 (set by lossatlas)')}",
+    }
+
+
+def read_invocation(path: str | Path) -> dict:
+    """The command line and start time of the Snakemake run that wrote ``path`` (see the
+    Snakefile's ``onstart``); empty when the file does not exist."""
+    import json
+
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def read_benchmarks(paths) -> dict[str, float]:

@@ -32,7 +32,7 @@ def job_files(kind):
 
 def job_datasets(wildcards):
     """The data and manifest files of every dataset a training job uses."""
-    job = f"{wildcards.experiment}/{wildcards.job}"
+    job = f"{wildcards.experiment}/{wildcards.loss}/{wildcards.job}"
     if job not in JOBS:
         raise ValueError(f"unknown training job {job!r}; the config defines {', '.join(JOBS)}")
     datasets = sorted({stack.dataset for stack in JOBS[job]})
@@ -40,20 +40,23 @@ def job_datasets(wildcards):
 
 
 def job_params(wildcards):
-    """Everything that decides a job's numbers, so that Snakemake re-runs it when any of it changes."""
-    job = f"{wildcards.experiment}/{wildcards.job}"
+    """Everything that decides a job's numbers, and nothing else, so that Snakemake re-runs the job
+    exactly when one of them changes."""
+    job = f"{wildcards.experiment}/{wildcards.loss}/{wildcards.job}"
     stacks = JOBS[job]
+    experiment = STUDY.experiments[wildcards.experiment]
     return json.dumps(
         {
             "job": job,
             "stacks": [[s.dataset, s.targets, s.model, s.optimizer, s.segments] for s in stacks],
             "base_seed": STUDY.base_seed,
-            "n_seeds": STUDY.experiments[wildcards.experiment].n_seeds,
-            "experiment": config["experiments"][wildcards.experiment],
+            "protocol": [experiment.epochs, experiment.batch_size, experiment.eval_every, experiment.n_seeds],
             "models": {s.model: config["models"][s.model] for s in stacks},
             "optimizers": {s.optimizer: config["optimizers"][s.optimizer] for s in stacks},
             "datasets": {s.dataset: config["datasets"][s.dataset] for s in stacks},
-            "training": config["training"],
+            "training": config["training"]["jit_compile"],
+            "metrics": config["metrics"],
+            "diagnostics": config["diagnostics"],
         },
         sort_keys=True,
     )

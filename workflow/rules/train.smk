@@ -3,14 +3,14 @@ rule train:
     input:
         unpack(job_datasets),
     output:
-        trials=RESULTS / "train" / "{experiment}" / "{job}" / "trials.parquet",
-        epochs=RESULTS / "train" / "{experiment}" / "{job}" / "epochs.parquet",
+        trials=RESULTS / "train" / "{experiment}" / "{loss}" / "{job}" / "trials.parquet",
+        epochs=RESULTS / "train" / "{experiment}" / "{loss}" / "{job}" / "epochs.parquet",
     params:
         spec=job_params,
     log:
-        RESULTS / "logs" / "train" / "{experiment}" / "{job}.log",
+        RESULTS / "logs" / "train" / "{experiment}" / "{loss}" / "{job}.log",
     benchmark:
-        RESULTS / "benchmarks" / "train" / "{experiment}" / "{job}.tsv"
+        RESULTS / "benchmarks" / "train" / "{experiment}" / "{loss}" / "{job}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
