@@ -4,7 +4,7 @@ VENV ?= .venv
 CORES ?= all
 BIN := $(VENV)/bin
 
-.PHONY: setup reproduce test bench verify clean
+.PHONY: setup setup-test reproduce test bench verify clean
 
 setup: $(VENV)/.installed
 
@@ -14,12 +14,16 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]"
 	touch $@
 
+## What the tests need beyond the report: pdftotext and a headless browser (Debian's chromium).
+setup-test: setup
+	scripts/install-system-packages.sh test
+
 ## The full reproduction: datasets -> training -> aggregation -> figures -> report (HTML and PDF).
 reproduce: setup
 	$(BIN)/snakemake --cores $(CORES)
 
 ## The test suite (tiny config/smoke.yaml grid; never the full one).
-test: setup
+test: setup-test
 	$(BIN)/python -m pytest
 
 ## Speed of the engine against per-trial model.fit (numbers quoted in the README).

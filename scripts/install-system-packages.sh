@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the report needs: Pango for WeasyPrint's PDF, DejaVu fonts, poppler-utils (pdftotext)
-# for the tests. Installs only what is missing; needs root (or sudo) where something is missing.
+# Debian packages Loss Atlas needs; installs only what is missing (needs root, or sudo, then).
+#   scripts/install-system-packages.sh          the report: Pango and HarfBuzz for WeasyPrint, fonts
+#   scripts/install-system-packages.sh test     also what the tests use: pdftotext (poppler-utils)
+#                                               and a real headless browser (chromium)
 set -euo pipefail
-packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils)
+packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
+[ "${1:-}" = "test" ] && packages+=(poppler-utils chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -1,6 +1,5 @@
 """Bad configs fail before training, with a message naming the key and the value."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import copy_workflow
 from helpers import REPO, edited, smoke_config
 from lossatlas.config import ConfigError, load_study, load_study_file
 
@@ -82,11 +82,7 @@ def test_default_config_is_valid():
 
 @pytest.fixture(scope="module")
 def workflow_copy(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("workflow")
-    for name in ("Snakefile", "workflow", "config", "report"):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, directory / name)
-    return directory
+    return copy_workflow(tmp_path_factory.mktemp("workflow"))
 
 
 DRY_RUN_CASES = {

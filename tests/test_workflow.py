@@ -10,30 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import REPO
-
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-
-def snakemake(directory, *arguments, timeout=600):
-    return subprocess.run(
-        [SNAKEMAKE, "--cores", "2", "--configfile", "config/smoke.yaml", *arguments],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("smoke")
-    for name in ("Snakefile", "workflow", "config", "report"):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, directory / name)
-    run = snakemake(directory)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return directory, run
+from conftest import SNAKEMAKE, snakemake
 
 
 def pdf_text(path: Path) -> str:

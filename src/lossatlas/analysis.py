@@ -67,17 +67,26 @@ def loss_comparisons(trials: pd.DataFrame, metric: str, n_resamples: int, seed: 
     return table.assign(metric=metric)
 
 
-def log_log_slope(scales: np.ndarray, values: np.ndarray) -> float:
+def log_log_slope(scales: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Least-squares slope of ``log10(mean over seeds)`` against ``log10(scale)``.
 
     Args:
-        scales: ``(k,)``; values: ``(seeds, k)``.
+        scales: ``(k,)``; values: ``(..., seeds, k)``, any leading axes (e.g. bootstrap resamples).
+    Returns:
+        ``(...)`` slopes; NaN where fewer than two scales have a finite, positive mean.
     """
-    means = np.nanmean(values, axis=0)
-    keep = np.isfinite(means) & (means > 0)
-    if keep.sum() < 2:
-        return np.nan
-    return float(np.polyfit(np.log10(scales[keep]), np.log10(means[keep]), 1)[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.log10(np.nanmean(values, axis=-2))
+    x = np.broadcast_to(np.log10(scales), y.shape)
+    keep = np.isfinite(y)
+    count = keep.sum(axis=-1)
+    x_mean = np.where(keep, x, 0).sum(axis=-1) / np.maximum(count, 1)
+    y_mean = np.where(keep, y, 0).sum(axis=-1) / np.maximum(count, 1)
+    dx = np.where(keep, x - x_mean[..., None], 0)
+    dy = np.where(keep, y - y_mean[..., None], 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (dx * dy).sum(axis=-1) / (dx * dx).sum(axis=-1)
+    return np.where(count >= 2, slope, np.nan)
 
 
 def scale_slopes(trials: pd.DataFrame, scales: dict[str, float], metric: str, n_resamples: int, seed: int) -> pd.DataFrame:
@@ -99,7 +108,7 @@ def scale_slopes(trials: pd.DataFrame, scales: dict[str, float], metric: str, n_
         values = wide.to_numpy(dtype=np.float64)
         slope, low, high = bootstrap_seed_statistic_ci(
             len(values),
-            lambda indices: log_log_slope(x, values[indices]),
+            lambda indices, axis=-1: log_log_slope(x, values[indices]),
             n_resamples=n_resamples,
             seed=derive_seed(seed, "slope", metric, *key),
         )

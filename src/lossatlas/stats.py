@@ -81,9 +81,10 @@ def bootstrap_seed_statistic_ci(
 
     Args:
         n_seeds: how many seeds there are.
-        statistic: ``statistic(indices)`` -> float, computed from the seeds ``indices`` ``(n_seeds,)``
-            (with repeats in a resample). Resampling seeds, not values, keeps a seed's values at
-            every level of a paired design together.
+        statistic: ``statistic(indices, axis=-1)``, computed from the seeds ``indices``
+            ``(..., n_seeds)`` (with repeats in a resample), vectorized over leading axes.
+            Resampling seeds, not values, keeps a seed's values at every level of a paired design
+            together.
     Returns:
         ``(estimate, low, high)``; NaN bounds with fewer than two seeds.
     """
@@ -96,7 +97,8 @@ def bootstrap_seed_statistic_ci(
         n_resamples=n_resamples,
         confidence_level=confidence,
         method="percentile",
-        vectorized=False,
+        vectorized=True,
+        batch=1000,
         rng=np.random.default_rng(seed),
     )
     low, high = result.confidence_interval

@@ -12,5 +12,7 @@ rule aggregate:
         resamples=config["report"]["bootstrap_resamples"],
     log:
         RESULTS / "logs" / "aggregate.log",
+    benchmark:
+        RESULTS / "benchmarks" / "aggregate.tsv"
     script:
         "../scripts/aggregate.py"

@@ -19,5 +19,7 @@ rule analysis:
         resamples=config["report"]["bootstrap_resamples"],
     log:
         RESULTS / "logs" / "analysis.log",
+    benchmark:
+        RESULTS / "benchmarks" / "analysis.tsv"
     script:
         "../scripts/analysis.py"

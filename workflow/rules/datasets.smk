@@ -9,6 +9,8 @@ rule dataset:
         n_seeds=lambda wildcards: STUDY.dataset_seeds(wildcards.dataset),
     log:
         RESULTS / "logs" / "datasets" / "{dataset}.log",
+    benchmark:
+        RESULTS / "benchmarks" / "datasets" / "{dataset}.tsv"
     wildcard_constraints:
         dataset="|".join(STUDY.datasets),
     script:
