@@ -3,6 +3,8 @@ losses, and log-log slopes of a metric against the target scale."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -75,7 +77,8 @@ def log_log_slope(scales: np.ndarray, values: np.ndarray) -> np.ndarray:
     Returns:
         ``(...)`` slopes; NaN where fewer than two scales have a finite, positive mean.
     """
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a scale where every seed diverged
         y = np.log10(np.nanmean(values, axis=-2))
     x = np.broadcast_to(np.log10(scales), y.shape)
     keep = np.isfinite(y)
