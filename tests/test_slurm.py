@@ -193,7 +193,7 @@ def test_smoke_run_through_slurm_profile_matches_local_run(slurm_cluster, deadli
     # (a) Every job went through SLURM: Snakemake ran none itself and submitted each one ...
     jobs = scheduled_jobs(output)
     n_datasets = len(list((local / "results" / "datasets").glob("*.npz")))
-    n_train = len(list((local / "results" / "train").glob("*/*/trials.parquet")))
+    n_train = len(list((local / "results" / "train").glob("*/*/*/trials.parquet")))  # experiment/loss/job
     assert n_datasets and n_train
     assert sorted(job["rule"] for job in jobs.values()) == sorted(
         ["aggregate"] + ["dataset"] * n_datasets + ["train"] * n_train

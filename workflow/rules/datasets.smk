@@ -4,7 +4,8 @@ rule dataset:
         data=RESULTS / "datasets" / "{dataset}.npz",
         manifest=RESULTS / "datasets" / "{dataset}.manifest.json",
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        # canonical JSON: re-ordering keys in the config file is not a change to the dataset
+        spec=lambda wildcards: json.dumps(config["datasets"][wildcards.dataset], sort_keys=True),
         base_seed=config["base_seed"],
         n_seeds=lambda wildcards: STUDY.dataset_seeds(wildcards.dataset),
     log:
