@@ -1,13 +1,31 @@
-"""Snakemake adapter: rule figures -> lossatlas.figures.write_figures."""
+"""Snakemake adapter: rules figures and study_figures -> lossatlas.figures."""
 
 from lossatlas.logs import log_to
 
 with log_to(snakemake.log[0]):
-    from lossatlas.figures import write_figures
+    from lossatlas import figures
 
-    write_figures(
-        snakemake.input.curves,
-        snakemake.wildcards.dataset,
-        loss_curves=snakemake.output.loss_curves,
-        test_rmse=snakemake.output.test_rmse,
-    )
+    if snakemake.rule == "study_figures":
+        from lossatlas.config import load_study
+
+        figures.write_study_figures(
+            load_study(snakemake.config),
+            snakemake.params.figures,
+            cells_path=snakemake.input.cells,
+            curves_path=snakemake.input.curves,
+            slopes_path=snakemake.input.slopes,
+            runs_path=snakemake.input.article_runs,
+            summary_path=snakemake.input.article_summary,
+        )
+    else:
+        figures.write_figures(
+            snakemake.input.curves,
+            snakemake.wildcards.dataset,
+            snakemake.wildcards.experiment,
+            loss_curves=snakemake.output.loss_curves,
+            test_rmse=snakemake.output.test_rmse,
+            floors_path=snakemake.output.floors,
+            data_path=snakemake.input.data,
+            noise_sd=snakemake.params.noise_sd,
+            n_seeds=snakemake.params.n_seeds,
+        )
