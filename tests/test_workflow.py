@@ -83,3 +83,36 @@ def test_verify_reproduces_a_sample_and_catches_a_changed_number(smoke_run, tmp_
     cells.to_csv(tampered / "aggregate" / "cells.csv", index=False)
     run = subprocess.run([*command, "--results", str(tampered)], cwd=directory, capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and "FAIL cells" in run.stdout and "PASS trials" in run.stdout
+
+
+def test_pdf_names_every_table_and_every_claim_with_its_verdict(smoke_run):
+    directory, _ = smoke_run
+    text = pdf_text(directory / "results/report/report.pdf")
+    flat = " ".join(text.split())
+    html = (directory / "results/report/report.html").read_text()
+    table_ids = sorted(set(re.findall(r'id="(T\d+)"', html)), key=lambda table: int(table[1:]))
+    assert table_ids and table_ids == [f"T{n}" for n in range(1, len(table_ids) + 1)]
+    for table_id in table_ids:
+        assert re.search(rf"\b{table_id}\b", flat), table_id  # the citable id itself
+    claims = pd.read_csv(directory / "results/analysis/claims.csv")
+    assert set(claims["verdict"]) <= {"supported", "not supported", "mixed"}
+    for claim in claims.itertuples():
+        assert re.search(rf"\b{claim.id}\b", flat), claim.id
+        assert claim.verdict in flat and " ".join(claim.name.split()) in flat
+
+
+def test_two_renders_are_byte_identical(smoke_run):
+    directory, _ = smoke_run
+    outputs = [directory / "results/report/report.pdf", directory / "results/report/report.html"]
+    before = [path.read_bytes() for path in outputs]
+    again = snakemake(directory, "--forcerun", "report")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [path.read_bytes() for path in outputs] == before
+
+
+def test_snakemakes_own_report_lists_the_figures(smoke_run, tmp_path):
+    directory, _ = smoke_run
+    target = tmp_path / "snakemake-report.html"
+    run = snakemake(directory, "--report", str(target))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert target.stat().st_size > 10_000

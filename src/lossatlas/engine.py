@@ -234,7 +234,7 @@ class StackTrainer:
         threshold = self.saturation_threshold
         derivative = tf.concat(
             [
-                activation_derivative(name, z[index * self.n_seeds : (index + 1) * self.n_seeds])
+                activation_derivative(name, z[self._rows(index)])
                 for index, name in enumerate(self.activation_names)
             ],
             axis=0,
@@ -247,16 +247,21 @@ class StackTrainer:
         )
         return output, tf.reduce_mean(tf.cast(hidden, tf.float32), axis=[1, 2])
 
-    def _outputs_and_losses(self, z, y):
-        """Applies each cell's activation and loss to its slice of trials; returns losses ``(T,)``
-        (mean over the batch) and outputs ``(T, batch, 1)``."""
-        losses, outputs = [], []
-        for index, (loss, activation) in enumerate(zip(self.losses, self.activations)):
-            rows = slice(index * self.n_seeds, (index + 1) * self.n_seeds)
-            output = activation(z[rows])  # kept unaltered: Keras's BCE reads its logits in graph mode
-            losses.append(tf.reduce_mean(loss(y[rows], output), axis=-1))
-            outputs.append(output)
-        return tf.concat(losses, axis=0), tf.concat(outputs, axis=0)
+    def _rows(self, index: int) -> slice:
+        """The trials of cell ``index`` (cell-major order)."""
+        return slice(index * self.n_seeds, (index + 1) * self.n_seeds)
+
+    def _outputs(self, z) -> list:
+        """Each cell's output activation applied to its trials' pre-activations ``z``."""
+        return [activation(z[self._rows(index)]) for index, activation in enumerate(self.activations)]
+
+    def _losses(self, outputs, y):
+        """Per-trial losses ``(T,)``: each cell's Keras loss, mean over the batch. Each output goes
+        to its loss unaltered, so Keras's binary cross-entropy reads its logits in graph mode."""
+        return tf.concat(
+            [tf.reduce_mean(loss(y[self._rows(index)], output), axis=-1) for index, (loss, output) in enumerate(zip(self.losses, outputs))],
+            axis=0,
+        )
 
     def _tile(self, tensor):
         return tf.tile(tensor, [len(self.segments)] + [1] * (len(tensor.shape) - 1))
@@ -280,7 +285,7 @@ class StackTrainer:
             with tf.GradientTape() as tape:
                 z = self._pre_activation(x, hidden)
                 tape.watch(z)
-                losses, _ = self._outputs_and_losses(z, y)
+                losses = self._losses(self._outputs(z), y)
                 total = tf.reduce_sum(losses)
             *grads, dz = tape.gradient(total, [*self.variables, z])
             squares = [_per_trial_sum(tf.square(grad)) for grad in grads]
@@ -307,7 +312,7 @@ class StackTrainer:
 
     def _evaluate(self):
         """Test RMSE and MAE per trial ``(T,)``, in target units."""
-        _, predictions = self._outputs_and_losses(self._pre_activation(self.x_test), self.y_test)
+        predictions = tf.concat(self._outputs(self._pre_activation(self.x_test)), axis=0)
         if self.target_transform is not None:
             shift, scale = self.target_transform
             predictions = predictions * scale + shift
