@@ -1,9 +1,12 @@
 """End to end: `snakemake --cores 2` with config/smoke.yaml, in a temporary copy of the workflow."""
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -116,3 +119,26 @@ def test_snakemakes_own_report_lists_the_figures(smoke_run, tmp_path):
     run = snakemake(directory, "--report", str(target))
     assert run.returncode == 0, run.stdout + run.stderr
     assert target.stat().st_size > 10_000
+
+
+def test_a_killed_run_resumes_cleanly(smoke_run, tmp_path):
+    from conftest import copy_workflow
+
+    reference, _ = smoke_run
+    directory = copy_workflow(tmp_path)
+    command = [SNAKEMAKE, "--cores", "2", "--configfile", "config/smoke.yaml", "--until", "aggregate"]
+    process = subprocess.Popen(command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((directory / "results" / "train").glob("*/*/*/trials.parquet")):  # wait for a finished job
+            assert process.poll() is None and time.monotonic() < deadline, "no training job finished"
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # as a scheduler ends a job that ran out of time
+        process.wait(timeout=120)
+    assert not list((directory / "results").rglob(".*.tmp"))  # no half-written result is left
+    resumed = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    expected = pd.read_parquet(reference / "results/aggregate/trials.parquet").drop(columns="stack_seconds")
+    actual = pd.read_parquet(directory / "results/aggregate/trials.parquet").drop(columns="stack_seconds")
+    pd.testing.assert_frame_equal(actual, expected, check_exact=True)
