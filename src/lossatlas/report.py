@@ -835,7 +835,8 @@ def number_items(tables: Sequence[dict], figures: Sequence[dict]) -> None:
     """Numbers ``tables`` ``T1, T2, ...`` and ``figures`` ``F1, F2, ...`` in the order given (the
     report's order), in place, and inlines each figure's SVG (:func:`svg_for_html`) with its id as prefix."""
     for number, table in enumerate(tables, 1):
-        table["id"], table["number"] = f"T{number}", number
+        table.setdefault("id", f"T{number}")
+        table.setdefault("number", number)
     for number, figure in enumerate(figures, 1):
         figure["id"], figure["number"] = f"F{number}", number
         svg = svg_for_html(Path(figure["path"]).read_text(encoding="utf-8"), f"F{number}-")
@@ -1007,19 +1008,29 @@ def render_time() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
-def provenance_context(benchmarks: Sequence[str | os.PathLike], repo: str | os.PathLike) -> dict:
-    """Package versions, git commit and state, machine, and total training wall time of ``benchmarks``
-    (Snakemake benchmark files)."""
-    seconds = provenance.read_benchmarks(benchmarks)
+def provenance_context(benchmarks: Sequence[str | os.PathLike], repo: str | os.PathLike,
+                       invocation: str | os.PathLike | None = None) -> dict:
+    """Package versions, git commit and state, machine, the command line of the run
+    (``invocation``: the Snakefile's ``invocation.json``, when it exists) and the wall time of each
+    stage from ``benchmarks`` (Snakemake benchmark files; training: those under ``train/``)."""
+    stages = stage_times(benchmarks)
+    train = next((s for s in stages if s["stage"] == "train"), None)
+    if train is None:  # benchmark files not under results/benchmarks/train: count them all as training
+        seconds = provenance.read_benchmarks(benchmarks)
+        train = {"total": format_number(sum(seconds.values())), "jobs": format_number(len(seconds))}
     git = provenance.git_state(repo)
     dirty = {True: "yes", False: "no", None: "unknown"}[git["dirty"]]
+    command = provenance.read_invocation(invocation).get("command") if invocation else None
     return {
         "packages": provenance.package_versions(),
         "commit": git["commit"],
+        "short_commit": short_commit(str(git["commit"]), dirty),
         "dirty": dirty,
         "machine": provenance.machine(),
-        "training_seconds": format_number(sum(seconds.values())),
-        "training_jobs": format_number(len(seconds)),
+        "training_seconds": train["total"],
+        "training_jobs": train["jobs"],
+        "stages": stages,
+        "command": shown_command(command) if command else None,
     }
 
 
@@ -1040,6 +1051,8 @@ def build_context(
     repo: str | os.PathLike = ".",
     analysis: Mapping[str, pd.DataFrame] | None = None,
     study_figures: Mapping[str, str | os.PathLike] | None = None,
+    invocation: str | os.PathLike | None = None,
+    citation_file: str | os.PathLike | None = None,
 ) -> dict:
     """Everything the template shows.
 
@@ -1052,6 +1065,11 @@ def build_context(
         analysis: the analysis tables by the names of :data:`ANALYSIS_FILES` (:func:`read_analysis`);
             without them the report has no article, claims or comparison sections.
         study_figures: name -> SVG path of the study-wide figures (:func:`lossatlas.figures.study_figures`).
+        invocation: the Snakefile's ``invocation.json`` (the command line), read if it exists.
+        citation_file: a CITATION.cff for the title, authors and BibTeX (None: the study's title only).
+
+    Tables get the ids of :func:`table_ids` (from the config); ``citable_tables`` holds them as
+    :mod:`lossatlas.tables` writes them.
     """
     check_cells(cells)
     sections = dataset_sections(cells, study)
@@ -1065,26 +1083,47 @@ def build_context(
         comparisons = comparisons_context(cells, analysis["comparisons"], study)
     appendix = appendix_context(cells, study)
 
-    # Number tables and figures in the order the template shows them.
+    # Tables get their ids from the config (table_plan); figures are numbered in the order shown.
     tables, figure_list = [], []
-    if article:
-        tables += article["tables"]
-    figure_list += study_entries["article"]
-    if claims:
-        tables.append(claims)
     figure_list += study_entries["overview"]
     if comparisons:
+        for table in comparisons["tables"]:
+            table["key"] = f"comparison:{table['experiment']}"
         tables += comparisons["tables"]
     for section in sections:
         if section["table"]:
+            section["table"]["key"] = f"dataset:{section['dataset']}"
+            section["table"]["dataset"] = section["dataset"]
             tables.append(section["table"])
         figure_list += section["figures"]
+    if claims:
+        claims["key"] = "claims"
+        tables.append(claims)
+    if article:
+        article["tables"][0].update(key="article:examples", examples=article["examples"])
+        article["tables"][1].update(key="article:comparison", comparison=article["comparison"])
+        tables += article["tables"]
+    figure_list += study_entries["article"]
+    appendix["key"] = "appendix"
     tables.append(appendix)
+    assign_table_ids(tables, table_ids(study, with_analysis=analysis is not None))
     number_items(tables, figure_list)
+    table_captions(tables, study)
+    prov = provenance_context(benchmarks, repo, invocation)
+    files = citable_tables(tables, study.config_hash, prov["short_commit"])
+    cite = citation_context(citation_file, str(prov["commit"]))
 
     when = render_time()
     return {
-        "title": study.config["title"],
+        "title": cite["title"] if cite else study.config["title"],
+        "study_title": study.config["title"],
+        "citation": cite,
+        "abstract": abstract_context(claims["claims"]) if claims else None,
+        "threats": threats_context(study),
+        "citable_tables": files,
+        "n_tables": format_number(len(files)),
+        "n_figures": format_number(len(figure_list)),
+        "n_claims": format_number(len(claims["claims"])) if claims else "0",
         "version": lossatlas.__version__,
         "config_hash": study.config_hash,
         "article_title": ARTICLE_TITLE,
@@ -1105,7 +1144,7 @@ def build_context(
         "sections": sections,
         "tables": [section["table"] for section in sections if section["table"]],
         "appendix": appendix,
-        "provenance": provenance_context(benchmarks, repo),
+        "provenance": prov,
         "render_time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         # PDF dates only when reproducible; without them the PDF carries none.
         "pdf_date": when.strftime("%Y-%m-%dT%H:%M:%SZ") if os.environ.get("SOURCE_DATE_EPOCH") else None,
@@ -1165,14 +1204,298 @@ def write_report(
     repo: str | os.PathLike = ".",
     analysis: Mapping[str, str | os.PathLike] | None = None,
     study_figures: Mapping[str, str | os.PathLike] | None = None,
+    invocation: str | os.PathLike | None = None,
+    citation_file: str | os.PathLike | None = None,
+    tables_dir: str | os.PathLike | None = None,
 ) -> None:
     """Reads the cells table at ``cells`` and the analysis files at ``analysis`` (name -> path, see
-    :data:`ANALYSIS_FILES`), renders the report and writes it as ``html`` and ``pdf``."""
+    :data:`ANALYSIS_FILES`), renders the report and writes it as ``html`` and ``pdf``, and every table
+    as CSV, LaTeX and Markdown in ``tables_dir`` (when given)."""
+    from lossatlas import tables as table_files
+
     table = read_cells(cells)
     tables = read_analysis(analysis) if analysis is not None else None
-    context = build_context(study, table, figures, benchmarks, repo, tables, study_figures)
+    context = build_context(study, table, figures, benchmarks, repo, tables, study_figures, invocation, citation_file)
+    if tables_dir is not None:
+        for item in context["citable_tables"]:
+            table_files.write_table_files(item, tables_dir)
     text = render_html(context, template, style)
     write_text(html, text)
     write_pdf(text, pdf, Path(html).resolve().parent)
     n_figures = len(context["article_figures"]) + len(context["overview_figures"]) + sum(len(s["figures"]) for s in context["sections"])
-    print(f"wrote {html} and {pdf}: {len(context['tables'])} results tables, {n_figures} figures")
+    print(f"wrote {html} and {pdf}: {len(context['citable_tables'])} tables, {n_figures} figures")
+
+
+# --------------------------------------------------------------------------------------------
+# Citable tables: stable ids from the config, captions, flat rows for CSV / LaTeX / Markdown
+# --------------------------------------------------------------------------------------------
+
+def config_cells(study: Study) -> pd.DataFrame:
+    """The cells the config defines, as a frame with the coordinate columns of the cells table."""
+    return pd.DataFrame([cell_key(cell) for cell in study.cells], columns=list(CELL))
+
+
+def table_plan(study: Study, with_analysis: bool = True) -> list[str]:
+    """The keys of the report's tables in the order it shows them, from the config alone (so that
+    their ids ``T1, T2, ...`` are the same for every run of one config): one best-loss table per
+    experiment with a context of two or more losses (``"comparison:<experiment>"``), one results
+    table per dataset with a listed experiment (``"dataset:<dataset>"``), the claims
+    (``"claims"``), the article's two tables (``"article:examples"``, ``"article:comparison"``)
+    and every cell (``"appendix"``)."""
+    cells = config_cells(study)
+    keys = []
+    if with_analysis:
+        for experiment in study.experiments:
+            part = cells[cells["experiment"] == experiment]
+            if not part.empty and (part.groupby(LOSS_CONTEXT)["loss"].nunique() >= 2).any():
+                keys.append(f"comparison:{experiment}")
+    for dataset in study.datasets:
+        if not cells[cells["dataset"] == dataset].empty and listed_experiments(cells, dataset, list(study.experiments)):
+            keys.append(f"dataset:{dataset}")
+    if with_analysis:
+        keys += ["claims", "article:examples", "article:comparison"]
+    return [*keys, "appendix"]
+
+
+def table_ids(study: Study, with_analysis: bool = True) -> dict[str, str]:
+    """Table key (:func:`table_plan`) -> its id, ``"T1"``, ``"T2"``, ... in plan order."""
+    return {key: f"T{number}" for number, key in enumerate(table_plan(study, with_analysis), 1)}
+
+
+def assign_table_ids(tables: Sequence[dict], ids: Mapping[str, str]) -> None:
+    """Gives each table (with its ``key``) its ``id`` and ``number`` from ``ids``, in place; a table the
+    plan lacks (results that do not match the config) is numbered after the planned ones."""
+    extra = len(ids)
+    for table in tables:
+        if table["key"] in ids:
+            table["id"] = ids[table["key"]]
+        else:
+            extra += 1
+            table["id"] = f"T{extra}"
+        table["number"] = int(table["id"][1:])
+
+
+def short_commit(commit: str, dirty: str = "no") -> str:
+    """The first 7 hex digits of a commit, ``+dirty`` when the tree had changes; else ``"unknown"``."""
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        return "unknown"
+    return commit[:7] + ("+dirty" if dirty == "yes" else "")
+
+
+def table_stamp(table_id: str, config_hash: str, commit: str) -> str:
+    """The citable stamp of a caption: ``"[T3; config 1a2b3c4d5e6f; commit abc1234]"``."""
+    return f"[{table_id}; config {config_hash}; commit {commit}]"
+
+
+TABLE_TITLES = {"comparison": "Best loss per context, experiment {}", "dataset": "Results on dataset {}",
+                "claims": "Claims and verdicts", "article:examples": "The article's examples over seeds",
+                "article:comparison": "Example 3 against example 2, paired", "appendix": "Every cell"}
+
+
+def table_captions(tables: Sequence[dict], study: Study) -> None:
+    """Sets each table's ``title`` (short, for the contents) and ``caption`` (plain text: what it shows
+    and what to look at), in place."""
+    threshold = format_number(study.config["metrics"]["nrmse_threshold"])
+    for table in tables:
+        key = table["key"]
+        kind, _, name = key.partition(":")
+        table["title"] = TABLE_TITLES[kind].format(name) if kind in TABLE_TITLES else TABLE_TITLES.get(key, key)
+        if key.startswith("comparison:"):
+            table["caption"] = (
+                f"Best loss per context of experiment {table['experiment']} ({table['n_contexts']} contexts with two or "
+                f"more losses; significantly best in {table['n_all_beaten']}), with its median test nRMSE; * marks a loss "
+                f"significantly better than every other loss of its context (paired Wilcoxon, Holm). Columns: "
+                f"{table['column_heading'].lower()}. Look at which loss wins most columns and where it carries a *."
+            )
+        elif key.startswith("dataset:"):
+            table["caption"] = (
+                f"Results on dataset {table['dataset']}, by experiment: test nRMSE mean over the seeds that did not diverge "
+                f"[95% BCa bootstrap CI] (1 is the noise floor; lower is better), median and IQM; divergence, stagnation "
+                f"and reach rates; Kaplan–Meier median steps to nRMSE ≤ {threshold}. Look at the nRMSE of sigmoid and "
+                "tanh outputs against linear ones, and at the stagnation rate."
+            )
+        elif key == "claims":
+            table["caption"] = ("The article's claims, the rule that decides each, and the verdicts computed from the results. "
+                                "Look at the verdict and at how many contexts the claim holds in.")
+        elif key == "article:examples":
+            table["caption"] = (
+                "The article's printed final training loss against its distribution over seeds: median and 2.5–97.5% "
+                "quantile range; whether the printed value lies in that range; its quantile (the fraction of seeds with "
+                "a lower loss); and the test MSE (target units), median [2.5–97.5%]. Look at whether the printed value "
+                "is a typical seed."
+            )
+        elif key == "article:comparison":
+            table["caption"] = ("Example 3 (sigmoid + binary cross-entropy) against example 2 (sigmoid + MSE) on test MSE, "
+                                "paired by seed; lower is better. Look at the CI of the mean difference and at p.")
+        elif key == "appendix":
+            table["caption"] = (
+                "Every cell: test RMSE and MAE (target units) and final training loss (in the units trained in), mean "
+                "[95% BCa CI] over the seeds that did not diverge; mean R² (mean best R²)."
+            )
+
+
+def flat_table(table: dict, result_columns: Sequence[str]) -> tuple[list[str], str, list[list[str]]]:
+    """``(columns, align, rows)`` of a report table: the texts the HTML shows (a CI after its mean)."""
+    key = table["key"]
+    if key.startswith("comparison:"):
+        labels = table["column_labels"]
+        if table["column_groups"]:
+            groups = [g["label"] for g in table["column_groups"] for _ in range(g["span"])]
+            labels = [f"{g} / {label}" for g, label in zip(groups, labels)]
+        columns = [*table["row_headings"], *labels]
+        rows = [[*row["labels"], *(f"{c['loss']}{c['mark']} {c['median']}".strip() if c else "" for c in row["cells"])]
+                for row in table["rows"]]
+        return columns, "l" * len(table["row_headings"]) + "r" * len(labels), rows
+    if key.startswith("dataset:"):
+        dims = [d["name"] for d in table["dimensions"]]
+        columns = ["Experiment", *(d["heading"] for d in table["dimensions"]), *result_columns]
+        rows = []
+        for group in table["groups"]:
+            for row in group["rows"]:
+                labels = [row["labels"][d] + (" †" if d == "activation" and row["flag"] else "") for d in dims]
+                values = [f"{v['main']} {v['ci']}".strip() for v in row["values"]]
+                rows.append([group["experiment"], *labels, *values])
+        return columns, "l" * (1 + len(dims)) + "r" * len(result_columns), rows
+    if key == "claims":
+        columns = ["Id", "Claim", "Article", "Rule", "Verdict", "Holds in"]
+        rows = [[c["id"], f"{c['name']}. {c['claim']}", c["article"], c["rule"], c["verdict"], f"{c['holds']} contexts: {c['holds_in']}"]
+                for c in table["claims"]]
+        return columns, "llllll", rows
+    if key == "article:examples":
+        columns = ["Example", "Seeds", "Printed loss", "Median loss", "2.5–97.5% range", "Printed in range",
+                   "Printed quantile", "Test MSE median [range]"]
+        rows = [[e["example"], e["n_seeds"], e["printed"], e["median"], e["range"], e["inside"], e["quantile"],
+                 f"{e['test_median']} {e['test_range']}"] for e in table["examples"]]
+        return columns, "lrrrrrrr", rows
+    if key == "article:comparison":
+        return ["Quantity", "Value"], "lr", [[r["heading"], r["value"]] for r in table["comparison"]]
+    if key == "appendix":
+        dims = [d["name"] for d in table["dimensions"]]
+        columns = [*(d["heading"] for d in table["dimensions"]), "Seeds", *table["metrics"], "R² (best R²)"]
+        rows = [[*(row["labels"][d] + (" †" if d == "activation" and row["flag"] else "") for d in dims), row["seeds"],
+                 *(f"{m['mean']} {m['ci']}" for m in row["metrics"]), row["r2"]] for row in table["rows"]]
+        return columns, "l" * len(dims) + "r" * (2 + len(table["metrics"])), rows
+    raise ValueError(f"unknown table key {key!r}")
+
+
+def citable_tables(tables: Sequence[dict], config_hash: str, commit: str) -> list[dict]:
+    """The report's tables as :mod:`lossatlas.tables` writes them, each caption ending in its stamp;
+    sets each table's ``stamp`` too (in place)."""
+    files = []
+    for table in tables:
+        table["stamp"] = table_stamp(table["id"], config_hash, commit)
+        columns, align, rows = flat_table(table, [title for _, title in RESULT_COLUMNS])
+        files.append({"id": table["id"], "number": table["number"], "title": table["title"],
+                      "caption": f"{table['caption']} {table['stamp']}",
+                      "columns": columns, "align": align, "rows": rows})
+    return sorted(files, key=lambda t: t["number"])
+
+
+# --------------------------------------------------------------------------------------------
+# Abstract, threats to validity, provenance of stages, invocation, citation
+# --------------------------------------------------------------------------------------------
+
+def abstract_context(claims: Sequence[dict]) -> dict:
+    """The abstract's verdict counts (``"2 supported, 1 not supported and 1 mixed"``) and one sentence per claim."""
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
+    summary = join_words([f"{format_number(n)} {v}" for v, n in counts.items()])
+    sentences = [
+        {"id": c["id"], "verdict": c["verdict"], "verdict_class": c["verdict_class"],
+         "text": f"{c['name']}: {c['verdict']} (holds in {c['holds']} contexts)."}
+        for c in claims
+    ]
+    return {"n_claims": format_number(len(claims)), "summary": summary, "sentences": sentences}
+
+
+def threats_context(study: Study) -> dict:
+    """What the grid does not cover, from the config, and the fixed scope of the code."""
+    families = sorted({spec.family for spec in study.datasets.values()})
+    epochs = sorted({e.epochs for e in study.experiments.values()})
+    seeds = sorted({e.n_seeds for e in study.experiments.values()})
+    losses = list(dict.fromkeys(loss for e in study.experiments.values() for loss in e.losses))
+    activations = list(dict.fromkeys(a for e in study.experiments.values() for a in e.activations))
+    batch = sorted({e.batch_size for e in study.experiments.values()})
+    return {
+        "families": [{"family": f, "description": FAMILIES[f].description} for f in families],
+        "n_train": join_words([format_number(n) for n in sorted({s.n_train for s in study.datasets.values()})]),
+        "models": [m.describe() for m in study.models.values()],
+        "optimizers": [o.describe() for o in study.optimizers.values()],
+        "losses": join_words([loss_name(loss) for loss in losses]),
+        "activations": join_words(activations),
+        "epochs": join_words([format_number(e) for e in epochs]),
+        "batch_sizes": join_words([format_number(b) for b in batch]),
+        "seeds": join_words([format_number(n) for n in seeds]),
+        "n_excluded": format_number(len(study.excluded)),
+    }
+
+
+# Benchmark directories (results/benchmarks/<dir>/...) and files, by the rule that wrote them; in pipeline order.
+STAGES = {"datasets": "dataset", "train": "train", "article": "article", "aggregate": "aggregate", "analysis": "analysis",
+          "figures": "figures", "figures/study": "study_figures", "report": "report"}
+
+
+def benchmark_stage(path: str | os.PathLike) -> str:
+    """The rule a benchmark file belongs to, from its path: ``results/benchmarks/<rule or dir>/...``
+    (``figures/study.tsv`` is rule study_figures)."""
+    parts = Path(path).with_suffix("").parts
+    parts = parts[parts.index("benchmarks") + 1 :] if "benchmarks" in parts else parts[-1:]
+    if tuple(parts) == ("figures", "study"):
+        return "study_figures"
+    return STAGES.get(parts[0], parts[0])
+
+
+def stage_times(paths: Sequence[str | os.PathLike]) -> list[dict]:
+    """Per stage (rule) of the benchmark files ``paths``: jobs, total and max wall seconds (first data
+    row of each file), in pipeline order, then any other stage by name."""
+    seconds = provenance.read_benchmarks(paths)
+    stages: dict[str, list[float]] = {}
+    for path, value in seconds.items():
+        stages.setdefault(benchmark_stage(path), []).append(value)
+    order = list(dict.fromkeys(STAGES.values()))
+    names = sorted(stages, key=lambda s: (order.index(s) if s in order else len(order), s))
+    return [
+        {"stage": s, "jobs": format_number(len(stages[s])), "total": format_number(sum(stages[s])), "max": format_number(max(stages[s]))}
+        for s in names
+    ]
+
+
+# Snakemake options that only choose which jobs run again: left out of the command line shown, so that
+# re-rendering the report (``--forcerun report``) gives the same bytes. None: the option takes every
+# argument up to the next option; 0: none.
+JOB_SELECTION_OPTIONS = {"--forcerun": None, "-R": None, "--allowed-rules": None, "--rerun-triggers": None, "--until": None,
+                         "-U": None, "--omit-from": None, "-O": None, "--forceall": 0, "-F": 0, "--force": 0, "-f": 0,
+                         "--rerun-incomplete": 0, "--ri": 0, "--touch": 0, "-t": 0}
+
+
+def shown_command(argv: Sequence[str]) -> str:
+    """The command line of a run (``invocation.json``), options of :data:`JOB_SELECTION_OPTIONS` left out, shell-quoted."""
+    import shlex
+
+    kept, skipping = [], False
+    for index, arg in enumerate(argv):
+        name = arg.split("=", 1)[0]
+        if index and name in JOB_SELECTION_OPTIONS:
+            skipping = JOB_SELECTION_OPTIONS[name] is None and "=" not in arg
+            continue
+        if skipping and not arg.startswith("-"):
+            continue
+        skipping = False
+        kept.append(arg)
+    return shlex.join(kept)
+
+
+def citation_context(cff_path: str | os.PathLike | None, commit: str) -> dict | None:
+    """Title, authors, version, date and BibTeX from the CITATION.cff at ``cff_path`` (None: no citation)."""
+    from lossatlas import citation
+
+    if cff_path is None:
+        return None
+    cff = citation.read_cff(cff_path)
+    return {
+        "title": str(cff["title"]),
+        "authors": citation.author_names(cff),
+        "version": str(cff.get("version", "")),
+        "date": str(cff.get("date-released", "")),
+        "message": str(cff.get("message", "")),
+        "bibtex": citation.bibtex(cff, commit if re.fullmatch(r"[0-9a-f]{40}", commit) else None),
+    }

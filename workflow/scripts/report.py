@@ -3,6 +3,14 @@
 from lossatlas.logs import log_to
 
 with log_to(snakemake.log[0]):
+    import os
+
+    # The render time shown (and the PDF's dates) come from SOURCE_DATE_EPOCH, which the Snakefile sets
+    # from the commit; outside a git checkout, from the newest input, so that re-rendering gives the same bytes.
+    if not os.environ.get("SOURCE_DATE_EPOCH"):
+        os.environ["SOURCE_DATE_EPOCH"] = str(max(int(os.stat(path).st_mtime) for path in snakemake.input))
+
+    from lossatlas.citation import find_cff
     from lossatlas.config import load_study
     from lossatlas.report import ANALYSIS_FILES, write_report
 
@@ -18,4 +26,8 @@ with log_to(snakemake.log[0]):
         repo=snakemake.params.repo,
         analysis={name: snakemake.input[name] for name in ANALYSIS_FILES},
         study_figures=snakemake.params.study_figures,
+        invocation=snakemake.params.invocation,
+        # The workflow's CITATION.cff, else the one of the checkout lossatlas is installed from.
+        citation_file=find_cff(snakemake.params.repo),
+        tables_dir=snakemake.params.tables_dir,
     )
