@@ -1,4 +1,5 @@
-"""Claims get their verdicts from the data: supported, not supported or mixed, by the stated rule."""
+"""Claims get their verdicts from the data: supported, not supported, mixed or undecided, by the
+stated rule."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +7,7 @@ import pytest
 import yaml
 
 from lossatlas.analysis import article_summary, log_log_slope, scale_slopes
-from lossatlas.claims import evaluate_claims, load_claims
+from lossatlas.claims import VERDICTS, _verdict, decision_rule, evaluate_claims, load_claims
 
 SEEDS = 12
 
@@ -42,7 +43,7 @@ def scale_trials(exponent):
 
 
 def claims(*items):
-    return {"alpha": 0.05, "claims": list(items)}
+    return {"claims": list(items)}
 
 
 PAIRED = {
@@ -55,14 +56,43 @@ RUNS = pd.DataFrame({"example": ["example 1"] * 10, "seed": range(10), "final_lo
 
 
 def test_paired_claim_is_mixed_when_it_holds_in_one_context_only():
-    verdicts, details = evaluate_claims(claims(PAIRED), toy_trials(), RUNS, {}, 2000, 0)
+    verdicts, details = evaluate_claims(claims(PAIRED), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)
     assert verdicts.loc[0, "verdict"] == "mixed" and verdicts.loc[0, "holds_in"] == "optimizer adam"
     adam = details[details["context"] == "optimizer adam"].iloc[0]
     assert adam["probability_of_improvement"] == 1.0 and adam["p_holm"] < 0.05  # 12 seeds: exact p = 2/4096, x2 (Holm)
     only_adam = dict(PAIRED, select={"experiment": "e", "optimizer": "adam"})
-    assert evaluate_claims(claims(only_adam), toy_trials(), RUNS, {}, 2000, 0)[0].loc[0, "verdict"] == "supported"
+    assert evaluate_claims(claims(only_adam), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "supported"
     reversed_pair = dict(only_adam, pairs=[["sigmoid", "linear"]])
-    assert evaluate_claims(claims(reversed_pair), toy_trials(), RUNS, {}, 2000, 0)[0].loc[0, "verdict"] == "not supported"
+    assert evaluate_claims(claims(reversed_pair), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "not supported"
+
+
+def outlier_trials():
+    """Under adam, 12 seeds: linear = seed + 1 and sigmoid = seed + 2 (linear lower by exactly 1),
+    except on seed 0, where linear is an outlier at 52 (worse by 50)."""
+    rows = []
+    for seed in range(SEEDS):
+        for activation, value in (("linear", 52.0 if seed == 0 else seed + 1.0), ("sigmoid", seed + 2.0)):
+            rows.append(
+                {"experiment": "e", "dataset": "d", "targets": "raw", "model": "m", "optimizer": "adam", "loss": "mse",
+                 "activation": activation, "seed": seed, "diverged": False, "final_test_nrmse": value}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_paired_claim_direction_follows_hodges_lehmann_not_the_mean():
+    # linear - sigmoid = [+50, -1 x 11]: the mean is (50 - 11) / 12 = +3.25 > 0, but 11 of 12 seeds
+    # favour linear; the signed-rank test (p = 136 / 4096 = 0.0332, one test so Holm changes nothing,
+    # see test_compare) and its Hodges-Lehmann estimate (-1: 66 of the 78 Walsh averages are -1)
+    # agree that linear is lower. The claim holds.
+    claim = dict(PAIRED, select={"experiment": "e", "optimizer": "adam"})
+    verdicts, details = evaluate_claims(claims(claim), outlier_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)
+    row = details.iloc[0]
+    assert row["mean_difference"] == pytest.approx(3.25)
+    assert row["hodges_lehmann"] == -1.0 and row["median_difference"] == -1.0
+    assert row["p_holm"] == pytest.approx(136 / 4096)
+    assert row["holds"] and not row["fails"]
+    assert verdicts.loc[0, "verdict"] == "supported"
+    assert "Hodges-Lehmann" in verdicts.loc[0, "rule"]
 
 
 def test_slope_claim_uses_the_ci_of_the_log_log_slope():
@@ -70,23 +100,64 @@ def test_slope_claim_uses_the_ci_of_the_log_log_slope():
                    "metric": "grad", "contexts": ["optimizer"], "expected_slope": [0.8, 1.2]}
     scales = {"s1": 0.01, "s2": 1.0, "s3": 100.0}
     for exponent, verdict in ((1.0, "supported"), (0.0, "not supported")):
-        verdicts, details = evaluate_claims(claims(slope_claim), scale_trials(exponent), RUNS, scales, 2000, 0)
+        slopes = scale_slopes(scale_trials(exponent), scales, "grad", 2000, 0)
+        verdicts, details = evaluate_claims(claims(slope_claim), scale_trials(exponent), RUNS, slopes, 0.05, 2000, 0)
         assert verdicts.loc[0, "verdict"] == verdict
         assert details.loc[0, "slope"] == pytest.approx(exponent, abs=1e-9)
 
 
-def test_rate_claim_counts_runs_below_the_threshold():
-    rate_claim = {"id": "R", "name": "n", "claim": "c", "article": "a", "kind": "rate", "select": {"example": "example 1"},
-                  "metric": "final_loss", "at_most": 2.0, "required_rate": 0.9}
-    verdicts, details = evaluate_claims(claims(rate_claim), toy_trials(), RUNS, {}, 2000, 0)
-    assert verdicts.loc[0, "verdict"] == "supported" and details.loc[0, "rate"] == 0.9  # 9 of 10
-    stricter = dict(rate_claim, required_rate=0.95)
-    assert evaluate_claims(claims(stricter), toy_trials(), RUNS, {}, 2000, 0)[0].loc[0, "verdict"] == "not supported"
+NO_SLOPES = pd.DataFrame(columns=["metric"])
+RATE = {"id": "R", "name": "n", "claim": "c", "article": "a", "kind": "rate", "select": {"example": "example 1"},
+        "metric": "final_loss", "at_most": 2.0, "required_rate": 0.9}
+
+
+def test_rate_claim_is_decided_by_the_wilson_interval():
+    # 9 of 10 runs reach the threshold: rate 0.9. Wilson, z = 1.96, z^2 = 3.8415, n = 10:
+    # centre (0.9 + 3.8415 / 20) / (1 + 3.8415 / 10) = 1.09207 / 1.38415 = 0.78897;
+    # half-width 1.96 / 1.38415 * sqrt(0.9 * 0.1 / 10 + 3.8415 / 400) = 1.41600 * 0.13640 = 0.19314;
+    # CI [0.5958, 0.9821].
+    verdicts, details = evaluate_claims(claims(RATE), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)
+    assert details.loc[0, "rate"] == 0.9 and details.loc[0, "successes"] == 9 and details.loc[0, "n"] == 10
+    assert details.loc[0, "rate_ci_low"] == pytest.approx(0.5958, abs=1e-4)
+    assert details.loc[0, "rate_ci_high"] == pytest.approx(0.9821, abs=1e-4)
+    # Required 0.9: the CI straddles it (0.5958 < 0.9 <= 0.9821): undecided, not supported as the bare
+    # rate 0.9 >= 0.9 used to say.
+    assert verdicts.loc[0, "verdict"] == "undecided" and verdicts.loc[0, "holds_in"] == "nowhere"
+    assert not details.loc[0, "holds"] and not details.loc[0, "fails"]
+    # Required 0.95: still inside the CI: undecided (it used to be "not supported", 0.9 < 0.95).
+    assert evaluate_claims(claims(dict(RATE, required_rate=0.95)), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "undecided"
+    # Required 0.5 <= 0.5958, the lower bound: supported. Required 0.99 > 0.9821, the upper bound: not supported.
+    assert evaluate_claims(claims(dict(RATE, required_rate=0.5)), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "supported"
+    assert evaluate_claims(claims(dict(RATE, required_rate=0.99)), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "not supported"
+    rule = decision_rule(RATE, 0.05)
+    assert "Wilson" in rule and "lower bound" in rule and "upper bound" in rule and "undecided" in rule
+    with pytest.raises(ValueError, match="required_rate"):
+        evaluate_claims(claims(dict(RATE, required_rate=1.5)), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)
+
+
+def test_verdict_rule_for_each_branch():
+    assert VERDICTS == ("supported", "not supported", "mixed", "undecided")
+    # holds in every context
+    assert _verdict([True, True], [False, False]) == "supported"
+    # fails in every context
+    assert _verdict([False, False], [True, True]) == "not supported"
+    # holds in one, fails in another; an undecided third cannot change that
+    assert _verdict([True, False], [False, True]) == "mixed"
+    assert _verdict([True, False, False], [False, True, False]) == "mixed"
+    # an undecided context (neither holds nor fails) that could still make it supported or mixed...
+    assert _verdict([True, False], [False, False]) == "undecided"
+    # ... or not supported or mixed ...
+    assert _verdict([False, False], [True, False]) == "undecided"
+    # ... or any of the three
+    assert _verdict([False], [False]) == "undecided"
+    for holds, fails in (([], []), ([True], [True]), ([True], [False, False])):
+        with pytest.raises(ValueError):
+            _verdict(holds, fails)
 
 
 def test_a_claim_that_selects_nothing_or_misses_a_key_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="matches no results"):
-        evaluate_claims(claims(dict(PAIRED, select={"experiment": "nope"})), toy_trials(), RUNS, {}, 100, 0)
+        evaluate_claims(claims(dict(PAIRED, select={"experiment": "nope"})), toy_trials(), RUNS, NO_SLOPES, 0.05, 100, 0)
     path = tmp_path / "claims.yaml"
     path.write_text(yaml.safe_dump(claims({k: v for k, v in PAIRED.items() if k != "pairs"})))
     with pytest.raises(ValueError, match=r"claims\[0\] \(P\): missing key 'pairs'"):

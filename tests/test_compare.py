@@ -9,6 +9,7 @@ from lossatlas.compare import (
     censored_median,
     cliffs_delta,
     compare_table,
+    hodges_lehmann,
     holm_correct,
     interquartile_mean,
     min_attainable_p,
@@ -84,6 +85,34 @@ def test_wilcoxon_all_zero_and_empty():
     assert np.isnan(statistic) and np.isnan(p_value)
 
 
+# --- Hodges-Lehmann ----------------------------------------------------------------------------
+
+
+def test_hodges_lehmann_by_hand():
+    # d = [1, 2, 10]: Walsh averages (d_i + d_j) / 2 for i <= j: 1, 1.5, 5.5, 2, 6, 10; sorted
+    # 1, 1.5, 2, 5.5, 6, 10: median (2 + 5.5) / 2 = 3.75 (the mean is 13 / 3, the median 2).
+    assert hodges_lehmann(np.array([1.0, 2.0, 10.0])) == pytest.approx(3.75)
+    assert hodges_lehmann(np.array([10.0, 1.0, 2.0])) == pytest.approx(3.75)  # order does not matter
+    assert hodges_lehmann(np.array([-4.0])) == -4.0  # one value: its only Walsh average
+    assert np.isnan(hodges_lehmann(np.array([])))
+    with pytest.raises(ValueError):
+        hodges_lehmann(np.array([1.0, np.nan]))
+    with pytest.raises(ValueError):
+        hodges_lehmann(np.ones((2, 2)))
+
+
+def test_hodges_lehmann_resists_the_outlier_that_flips_the_mean():
+    # Eleven differences of -1 and one of +50: mean (-11 + 50) / 12 = +3.25, yet 11 of 12 seeds favour
+    # a. Walsh averages: 66 pairs of -1s give -1, 11 mixed pairs give 24.5, one 50: 66 of the 78 are
+    # -1, so the median is -1. The signed-rank test agrees with HL: |d| ranks 6 (eleven ties) and 12,
+    # R+ = 12, R- = 66; of the 2**12 = 4096 sign patterns, R+ = 6 a + 12 b <= 12 for (a, b) = (0, 0),
+    # (1, 0), (2, 0), (0, 1): 1 + 11 + 55 + 1 = 68, likewise R- <= 12: p = 136 / 4096 = 0.0332.
+    d = np.array([-1.0] * 11 + [50.0])
+    assert d.mean() == pytest.approx(3.25)
+    assert hodges_lehmann(d) == -1.0
+    assert wilcoxon_test(d) == (12.0, pytest.approx(136 / 4096))
+
+
 # --- effect sizes ------------------------------------------------------------------------------
 
 
@@ -131,6 +160,11 @@ def test_paired_comparison_by_hand_with_a_dropped_pair():
     assert result["mean_difference"] == pytest.approx(-2.0)
     assert result["mean_difference_ci_low"] <= -2.0 <= result["mean_difference_ci_high"]
     assert result["mean_difference_ci_high"] < 0
+    # Median of [-1, -2, -3, -2] (sorted -3, -2, -2, -1): -2. Walsh averages: the four values and
+    # (-1-2)/2 = -1.5, (-1-3)/2 = -2, (-1-2)/2 = -1.5, (-2-3)/2 = -2.5, (-2-2)/2 = -2, (-3-2)/2 = -2.5;
+    # sorted -3, -2.5, -2.5, -2, -2, -2, -2, -1.5, -1.5, -1: median (-2 - 2) / 2 = -2.
+    assert result["median_difference"] == -2.0
+    assert result["hodges_lehmann"] == -2.0
     # |d| = 1, 2, 3, 2 -> ranks 1, 2.5, 4, 2.5 (tie); every sign negative: R+ = 0, R- = 10, T = 0.
     # 16 sign patterns; R+ = 0 and R+ = 10 once each: p = 2 / 16 = 0.125 = min_attainable_p(4).
     assert result["wilcoxon_statistic"] == 0.0
@@ -215,6 +249,8 @@ def test_compare_table_pairs_by_seed_and_holm_corrects_the_family():
     assert len(table) == 6
     assert list(table.columns[:4]) == ["dataset", "model", "level_a", "level_b"]
     assert list(table.columns[4:-2]) == list(COMPARISON_KEYS)
+    assert {"hodges_lehmann", "median_difference"} <= set(COMPARISON_KEYS)
+    np.testing.assert_array_equal(table["hodges_lehmann"], [1.0, 2.0, 1.0, -1.0, 0.0, 1.0])  # constant d
     assert list(table.columns[-2:]) == ["p_holm", "significant"]
     assert list(zip(table["dataset"], table["level_a"], table["level_b"])) == [
         ("x", "huber", "mae"),

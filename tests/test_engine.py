@@ -9,6 +9,7 @@ from lossatlas.datasets import DatasetSpec, generate
 
 DENSE = ModelSpec("dense1")
 MLP = ModelSpec("mlp", (8, 8), "tanh")
+RELU_MLP = ModelSpec("relu_mlp", (8,), "relu")
 ADAM = OptimizerSpec("adam", "adam", 0.001)
 SGD = OptimizerSpec("sgd", "sgd", 0.01)
 EPOCHS = 100
@@ -17,45 +18,56 @@ EPOCHS = 100
 def setup(family, model, n_seeds=2, base_seed=11, scale_init=1.0):
     data = generate(DatasetSpec(family, family), base_seed, n_seeds)
     seeds = [engine.trial_seed(base_seed, family, model.label, r) for r in range(n_seeds)]
-    initial = engine.initial_weights(model, 1, seeds)
+    initial = engine.initial_weights(model, data["x_train"].shape[2], seeds)
     initial = [array * scale_init for array in initial]
     return data, seeds, initial
 
 
-def assert_matches_fit(family, model, segments, optimizer, scale_init=1.0, epochs=EPOCHS):
-    data, seeds, initial = setup(family, model, scale_init=scale_init)
-    result = engine.StackTrainer(data, model, segments, optimizer, initial, seeds).train(epochs)
+def fit_trial(data, model, segment, optimizer, initial, orders, replicate, targets=None):
+    """One trial through plain fit: its final weights, per-epoch losses and the Keras model."""
+    y_train = data["y_train"][replicate] if targets is None else targets[replicate]
+    weights, losses = reference.fit_reference(
+        data["x_train"][replicate], y_train, model, segment.loss, segment.activation, optimizer,
+        [array[replicate] for array in initial], orders[:, replicate], learning_rate=segment.learning_rate,
+    )
+    return weights, losses
+
+
+def assert_matches_fit(family, model, segments, optimizer, scale_init=1.0, epochs=EPOCHS, n_seeds=2, check=None, **options):
+    """Trains ``segments`` as one stack and checks every trial (or the trials ``check``) against fit."""
+    data, seeds, initial = setup(family, model, n_seeds=n_seeds, scale_init=scale_init)
+    result = engine.StackTrainer(data, model, segments, optimizer, initial, seeds, **options).train(epochs)
     orders = engine.batch_orders(seeds, data["x_train"].shape[1], epochs)
-    n_seeds = len(seeds)
-    for index, (loss, activation) in enumerate(segments):
-        for replicate in range(n_seeds):
-            trial = index * n_seeds + replicate
-            weights, losses = reference.fit_reference(
-                data["x_train"][replicate],
-                data["y_train"][replicate],
-                model,
-                loss,
-                activation,
-                optimizer,
-                [array[replicate] for array in initial],
-                orders[:, replicate],
-            )
-            np.testing.assert_allclose(result.metrics["train_loss"][:, trial], losses, rtol=1e-5, atol=1e-7)
-            for got, want in zip(result.weights, weights):
-                np.testing.assert_allclose(got[trial], want, rtol=1e-5, atol=1e-7)
+    segments = [engine.as_segment(segment) for segment in segments]
+    trials = range(len(segments) * n_seeds) if check is None else check
+    for trial in trials:
+        segment, replicate = segments[trial // n_seeds], trial % n_seeds
+        weights, losses = fit_trial(data, model, segment, optimizer, initial, orders, replicate)
+        np.testing.assert_allclose(result.train_loss[:, trial], losses, rtol=1e-5, atol=1e-7)
+        for got, want in zip(result.weights, weights):
+            np.testing.assert_allclose(got[trial], want, rtol=1e-5, atol=1e-7)
+    return data, result
 
 
 ARTICLE_CELLS = {
-    "seed_small": [("mse", "sigmoid"), ("binary_crossentropy", "sigmoid"), ("mae", "tanh")],
-    "seed_large": [("mse", "linear"), ("huber", "linear")],
+    "seed_small": [("mse", "sigmoid"), ("binary_crossentropy", "sigmoid"), ("mae", "tanh"), ("log_cosh", "softplus")],
+    "seed_large": [("mse", "linear"), ("huber", "linear"), ("log_cosh", "relu"), ("mse", "softplus")],
 }
 
 
 @pytest.mark.parametrize("optimizer", [ADAM, SGD], ids=["adam", "sgd"])
 @pytest.mark.parametrize("family", sorted(ARTICLE_CELLS))
 def test_engine_matches_fit_on_the_article_model(family, optimizer):
-    """{sigmoid+MSE, sigmoid+BCE, linear+MSE, linear+Huber, tanh+MAE} x {Adam, SGD}, Dense(1)."""
+    """Every loss (MSE, MAE, Huber, log-cosh, BCE) and every output activation (linear, sigmoid,
+    tanh, softplus, relu) under Adam and SGD, Dense(1), in one mixed stack."""
     assert_matches_fit(family, DENSE, ARTICLE_CELLS[family], optimizer)
+
+
+def test_each_segment_trains_at_its_own_learning_rate():
+    """A learning-rate sweep is one stack: each trial equals fit at its own rate."""
+    segments = [("mse", "sigmoid", rate) for rate in (1e-4, 1e-3, 1e-2, 1e-1)] + [("binary_crossentropy", "sigmoid", 0.3)]
+    assert_matches_fit("seed_small", DENSE, segments, ADAM, epochs=40)
+    assert_matches_fit("seed_large", DENSE, [("mse", "linear", 1e-4), ("mse", "linear", 3e-3)], SGD, epochs=40)
 
 
 def test_engine_matches_fit_when_the_sigmoid_saturates():
@@ -78,8 +90,71 @@ def test_engine_matches_fit_with_clipping_and_rmsprop(optimizer):
     assert_matches_fit("seed_large", DENSE, [("mse", "linear")], optimizer, epochs=30)
 
 
-def test_engine_matches_fit_on_a_deeper_model():
+def test_engine_matches_fit_on_deeper_models():
     assert_matches_fit("seed_small", MLP, [("mse", "sigmoid"), ("mse", "linear")], ADAM, epochs=30)
+    assert_matches_fit("seed_large", RELU_MLP, [("huber", "linear"), ("log_cosh", "softplus")], SGD, epochs=30)
+
+
+def test_engine_matches_fit_with_xla():
+    assert_matches_fit("seed_small", DENSE, [("mse", "sigmoid"), ("binary_crossentropy", "sigmoid", 0.01)], ADAM, epochs=20,
+                       jit_compile=True)
+
+
+def test_a_production_size_stack_matches_fit():
+    """600 trials (6 cells x 100 seeds) in one stack: a sample of them, first and last included,
+    equals fit trial by trial."""
+    segments = [("mse", "sigmoid"), ("binary_crossentropy", "sigmoid"), ("mse", "linear"), ("huber", "tanh"),
+                ("mae", "linear", 0.01), ("log_cosh", "sigmoid", 0.1)]
+    assert_matches_fit("seed_small", DENSE, segments, ADAM, epochs=20, n_seeds=100, check=[0, 137, 250, 399, 461, 599])
+
+
+def test_standardized_targets_match_fit_on_z_scores_and_score_in_target_units():
+    """The engine trains on each seed's z-scored targets (fit trains on the same z-scores) and
+    reports test errors of the predictions mapped back to target units (model.predict)."""
+    data, seeds, initial = setup("seed_large", DENSE)
+    shift, scale = data["y_train"].mean(axis=(1, 2)), data["y_train"].std(axis=(1, 2))
+    stacked = dict(data, target_shift=shift, target_scale=scale)
+    segments = [engine.Segment("mse", "linear"), engine.Segment("huber", "tanh")]
+    result = engine.StackTrainer(stacked, DENSE, segments, ADAM, initial, seeds).train(30)
+    orders = engine.batch_orders(seeds, 100, 30)
+    z_targets = ((data["y_train"] - shift[:, None, None]) / scale[:, None, None]).astype(np.float32)
+    for index, segment in enumerate(segments):
+        for replicate in range(2):
+            trial = index * 2 + replicate
+            weights, losses = fit_trial(data, DENSE, segment, ADAM, initial, orders, replicate, targets=z_targets)
+            np.testing.assert_allclose(result.train_loss[:, trial], losses, rtol=1e-5, atol=1e-7)
+            model = reference.build_model(DENSE, segment.activation)
+            model.set_weights(weights)
+            prediction = model.predict(data["x_test"][replicate], verbose=0) * scale[replicate] + shift[replicate]
+            rmse = np.sqrt(np.mean((prediction - data["y_test"][replicate]) ** 2))
+            mae = np.mean(np.abs(prediction - data["y_test"][replicate]))
+            np.testing.assert_allclose(result.evals["test_rmse"][-1, trial], rmse, rtol=1e-5)
+            np.testing.assert_allclose(result.evals["test_mae"][-1, trial], mae, rtol=1e-5)
+
+
+def test_test_and_validation_metrics_match_predict_at_every_evaluation_point():
+    """With eval_every 7, the probe runs at epochs 0, 1, 7, 14, 20; its test and validation RMSE
+    equal model.predict's with fit's weights after that many epochs, and probing does not change
+    training (the losses equal a run with eval_every 1)."""
+    data, seeds, initial = setup("seed_small", DENSE)
+    segment = engine.Segment("mse", "sigmoid", 0.05)
+    result = engine.StackTrainer(data, DENSE, [segment], ADAM, initial, seeds).train(20, eval_every=7)
+    every = engine.StackTrainer(data, DENSE, [segment], ADAM, initial, seeds).train(20, eval_every=1)
+    assert list(result.eval_epochs) == [0, 1, 7, 14, 20]
+    np.testing.assert_array_equal(result.train_loss, every.train_loss)
+    orders = engine.batch_orders(seeds, 100, 20)
+    for point, epochs in enumerate(result.eval_epochs):
+        for replicate in range(2):
+            if epochs == 0:
+                weights = [array[replicate] for array in initial]
+            else:
+                weights, _ = fit_trial(data, DENSE, segment, ADAM, initial, orders[:epochs], replicate)
+            model = reference.build_model(DENSE, "sigmoid")
+            model.set_weights(weights)
+            for split in ("test", "validation"):
+                prediction = model.predict(data[f"x_{split}"][replicate], verbose=0)
+                rmse = np.sqrt(np.mean((prediction - data[f"y_{split}"][replicate]) ** 2))
+                np.testing.assert_allclose(result.evals[f"{split}_rmse"][point, replicate], rmse, rtol=1e-5)
 
 
 def test_a_diverging_trial_is_recorded_and_isolated():
@@ -91,11 +166,12 @@ def test_a_diverging_trial_is_recorded_and_isolated():
     alone = engine.StackTrainer(data, DENSE, [("mse", "sigmoid")], huge, initial, seeds).train(20)
     assert np.all(mixed.diverged_epoch[:3] >= 1) and np.all(mixed.diverged_epoch[:3] <= 3)
     assert np.all(mixed.diverged_epoch[3:] == 0)
-    for name in ("train_loss", "test_rmse", "test_mae", "update_norm"):
-        np.testing.assert_array_equal(mixed.metrics[name][:, 3:], alone.metrics[name], err_msg=name)
+    np.testing.assert_array_equal(mixed.train_loss[:, 3:], alone.train_loss)
+    for name in ("test_rmse", "test_mae", "update_norm", "distance_l2"):
+        np.testing.assert_array_equal(mixed.evals[name][:, 3:], alone.evals[name], err_msg=name)
     # A diagnostic's reduction may sum in another order when the stack is larger: equal to rounding.
-    np.testing.assert_allclose(mixed.metrics["output_grad_abs"][:, 3:], alone.metrics["output_grad_abs"], rtol=1e-6)
-    np.testing.assert_allclose(mixed.layer_grad_norms[:, 3:], alone.layer_grad_norms, rtol=1e-6)
+    for name in ("output_grad_abs", "grad_norm_layer_1"):
+        np.testing.assert_allclose(mixed.evals[name][:, 3:], alone.evals[name], rtol=1e-6, err_msg=name)
     for got, want in zip(mixed.weights, alone.weights):
         np.testing.assert_array_equal(got[3:], want)
 
@@ -103,11 +179,28 @@ def test_a_diverging_trial_is_recorded_and_isolated():
 def test_training_is_bit_identical_when_repeated():
     data, seeds, initial = setup("seed_small", MLP)
     runs = [engine.StackTrainer(data, MLP, [("mse", "sigmoid"), ("huber", "tanh")], ADAM, initial, seeds).train(10) for _ in range(2)]
-    for name in runs[0].metrics:
-        np.testing.assert_array_equal(runs[0].metrics[name], runs[1].metrics[name])
-    np.testing.assert_array_equal(runs[0].layer_grad_norms, runs[1].layer_grad_norms)
+    np.testing.assert_array_equal(runs[0].train_loss, runs[1].train_loss)
+    for name in runs[0].evals:
+        np.testing.assert_array_equal(runs[0].evals[name], runs[1].evals[name])
     for got, want in zip(runs[0].weights, runs[1].weights):
         np.testing.assert_array_equal(got, want)
+
+
+def test_training_in_chunks_and_keeping_some_trials_changes_nothing():
+    """Running 12 epochs as 5 + 7, or dropping trials after 5 epochs, leaves every kept trial
+    bit-identical to one uninterrupted run."""
+    data, seeds, initial = setup("seed_small", DENSE, n_seeds=3)
+    segments = [("mse", "sigmoid"), ("binary_crossentropy", "sigmoid", 0.01)]
+    whole = engine.StackTrainer(data, DENSE, segments, ADAM, initial, seeds)
+    whole.run(12)
+    parts = engine.StackTrainer(data, DENSE, segments, ADAM, initial, seeds, epochs_per_call=3)
+    parts.run(5)
+    parts.keep([1, 3, 5])
+    losses, _ = parts.run(7)
+    assert parts.trials == [(0, 1), (1, 0), (1, 2)]
+    for got, want in zip(parts.weights(), whole.weights()):
+        np.testing.assert_array_equal(got, want[[1, 3, 5]])
+    np.testing.assert_array_equal(parts.probe()["distance_l2"], whole.probe()["distance_l2"][[1, 3, 5]])
 
 
 def test_seeds_pair_cells_and_fix_the_initial_weights():
@@ -122,3 +215,5 @@ def test_seeds_pair_cells_and_fix_the_initial_weights():
     orders = engine.batch_orders(seeds, 10, 4)
     assert orders.shape == (4, 3, 10)
     assert all(sorted(order) == list(range(10)) for order in orders.reshape(-1, 10))
+    chunks = engine.BatchOrders(seeds, 10)
+    np.testing.assert_array_equal(np.concatenate([chunks.next(1), chunks.next(3)]), orders)

@@ -98,7 +98,9 @@ def test_pdf_names_every_table_and_every_claim_with_its_verdict(smoke_run):
     for table_id in table_ids:
         assert re.search(rf"\b{table_id}\b", flat), table_id  # the citable id itself
     claims = pd.read_csv(directory / "results/analysis/claims.csv")
-    assert set(claims["verdict"]) <= {"supported", "not supported", "mixed"}
+    from lossatlas.claims import VERDICTS
+
+    assert set(claims["verdict"]) <= set(VERDICTS)
     for claim in claims.itertuples():
         assert re.search(rf"\b{claim.id}\b", flat), claim.id
         assert claim.verdict in flat and " ".join(claim.name.split()) in flat

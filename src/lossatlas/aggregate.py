@@ -1,27 +1,47 @@
-"""Aggregation over seeds: per-cell summaries and per-epoch curves, each with 95% bootstrap CIs."""
+"""Aggregation: the per-trial metrics derived from the measurements, and statistics over seeds.
+
+Training (:mod:`lossatlas.train`) records what the engine measured; this stage derives everything
+that depends on the data's known facts or on the config's metric settings, so that changing a
+threshold re-runs aggregation and what follows, never training:
+
+* per trial (:func:`derive_metrics`, :func:`progress`): normalized test errors, R², steps to the
+  nRMSE threshold with censoring, and stagnation;
+* per cell (:func:`summarize_cells`): mean with a 95% BCa bootstrap CI, median and IQM over the
+  same set of seeds (those that did not diverge and have a finite value), rates, the Kaplan–Meier
+  median of steps to threshold;
+* per cell, metric and evaluation point (:func:`summarize_curves`): the mean over seeds and its
+  percentile-bootstrap band;
+* per experiment, dataset, targets and loss (:func:`floors_table`): the loss floor.
+
+The columns of every table are described in :mod:`lossatlas.results`.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+import math
+import warnings
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
-from lossatlas.compare import censored_median, interquartile_mean
+from lossatlas import compare, stats
+from lossatlas.config import Study
+from lossatlas.results import CELL, TRIAL
 from lossatlas.seeds import derive_seed
-from lossatlas.stats import bootstrap_curve_ci, bootstrap_mean_ci
 
-CELL = ["experiment", "dataset", "targets", "model", "optimizer", "loss", "activation"]
 # Metrics summarised with mean, 95% bootstrap CI, median and IQM over the seeds that did not diverge.
 SUMMARY_METRICS = ("final_test_rmse", "final_test_nrmse", "final_test_mae", "final_train_loss")
 # Metrics summarised by their mean over those seeds only.
 MEAN_METRICS = (
     "final_test_r2",
     "best_test_r2",
-    "first_epoch_grad_norm",
-    "first_epoch_output_grad_abs",
+    "initial_grad_norm",
+    "initial_output_grad_abs",
     "first_epoch_update_norm",
     "final_output_saturation",
+    "mean_output_saturation",
 )
 CURVE_METRICS = ("train_loss", "test_rmse", "grad_norm_output", "output_grad_abs", "update_norm")
 
@@ -30,58 +50,286 @@ def cell_id(row) -> str:
     return "/".join(str(row[c]) for c in CELL)
 
 
-def summarize_cells(trials: pd.DataFrame, base_seed: int, n_resamples: int) -> pd.DataFrame:
-    """One row per cell.
+# ----------------------------------------------------------------------------------------------
+# Per trial
+# ----------------------------------------------------------------------------------------------
 
-    Columns: the cell's coordinates; ``n_seeds``, ``n_diverged``, ``divergence_rate``;
-    ``stagnation_rate`` and ``reach_rate`` (fractions of the seeds that did not diverge);
-    ``steps_to_threshold_median`` (Kaplan-Meier median over all seeds, diverged and unreached
-    ones censored; ``inf`` when fewer than half reach the threshold); ``reach_flag``; for each of
-    :data:`SUMMARY_METRICS`: ``{metric}_mean``, ``_ci_low``, ``_ci_high`` (95% BCa bootstrap,
-    ``scipy.stats.bootstrap`` seeded per cell), ``_median`` and ``_iqm``; for each of
-    :data:`MEAN_METRICS`: ``{metric}_mean``. Statistics are over the seeds that did not diverge.
+
+def derive_metrics(trials: pd.DataFrame, study: Study, datasets: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
+    """``trials`` with the metrics that need the data's facts: ``final_test_nrmse`` and
+    ``final_validation_nrmse`` (RMSE over the generator's noise sd), ``final_test_r2`` and
+    ``best_test_r2`` (against each seed's test-target variance).
+
+    Args:
+        datasets: dataset label -> its arrays (``y_test`` ``(S, n, 1)``).
     """
-    rows = []
-    for key, group in trials.groupby(CELL, sort=True):
-        row = dict(zip(CELL, key))
-        kept = group.loc[~group["diverged"]]
-        row["n_seeds"] = len(group)
-        row["n_diverged"] = len(group) - len(kept)
-        row["divergence_rate"] = row["n_diverged"] / len(group)
-        row["stagnation_rate"] = kept["stagnated"].mean() if len(kept) else np.nan
-        row["reach_rate"] = kept["reached_threshold"].mean() if len(kept) else np.nan
-        row["steps_to_threshold_median"] = censored_median(group["steps_to_threshold"], group["reached_threshold"])
-        row["reach_flag"] = group["reach_flag"].iloc[0]
-        for metric in SUMMARY_METRICS:
-            seed = derive_seed(base_seed, "bootstrap", cell_id(row), metric)
-            finite = kept[metric].to_numpy()
-            mean, low, high = bootstrap_mean_ci(finite, n_resamples=n_resamples, seed=seed)
-            row[f"{metric}_mean"], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = mean, low, high
-            row[f"{metric}_median"] = float(np.median(finite)) if finite.size else np.nan
-            row[f"{metric}_iqm"] = interquartile_mean(finite)
-        for metric in MEAN_METRICS:
-            row[f"{metric}_mean"] = kept[metric].mean() if len(kept) else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
+    trials = trials.copy()
+    noise = trials["dataset"].map({label: spec.noise_sd for label, spec in study.datasets.items()}).astype(float)
+    variance = np.full(len(trials), np.nan)
+    for label, rows in trials.groupby("dataset").indices.items():
+        per_seed = datasets[label]["y_test"].astype(np.float64).var(axis=(1, 2))
+        variance[rows] = per_seed[trials["seed"].to_numpy()[rows]]
+    trials["final_test_nrmse"] = trials["final_test_rmse"] / noise
+    if "final_validation_rmse" in trials:
+        trials["final_validation_nrmse"] = trials["final_validation_rmse"] / noise
+    trials["final_test_r2"] = 1.0 - trials["final_test_rmse"] ** 2 / variance
+    trials["best_test_r2"] = 1.0 - noise**2 / variance
+    return trials
+
+
+def metric_matrix(evals: pd.DataFrame, column: str, trials: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``column`` of ``evals`` as ``(n_trials, n_points)``, rows in the order of ``trials``, columns
+    the evaluation epochs (NaN where a trial has no value); returns ``(values, epochs)``."""
+    wide = evals.set_index(TRIAL + ["epoch"])[column].unstack("epoch")
+    index = pd.MultiIndex.from_frame(trials[TRIAL])
+    return wide.reindex(index).to_numpy(np.float64), wide.columns.to_numpy()
+
+
+def progress(trials: pd.DataFrame, evals: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Steps to the nRMSE threshold (censored), whether it was reached and stagnation, per trial
+    (rows of ``trials``), from the test RMSE at the evaluation points.
+
+    A trial that reached the threshold at some evaluation point counts as reached at that point,
+    also when it diverged later (the event happened); a trial that diverged before reaching it is
+    censored at its last finite evaluation. Stagnation is :func:`lossatlas.compare.stagnation` over
+    the last ``metrics.stagnation_window`` of the evaluations; a diverged trial never stagnates.
+    """
+    settings = study.config["metrics"]
+    result = pd.DataFrame(index=trials.index, columns=["steps_to_threshold", "reached_threshold", "stagnated"])
+    result["steps_to_threshold"] = np.nan
+    result["reached_threshold"] = False
+    result["stagnated"] = False
+    noise = {label: spec.noise_sd for label, spec in study.datasets.items()}
+    for (experiment, dataset), group in trials.groupby(["experiment", "dataset"], sort=False):
+        if noise.get(dataset) is None:
+            continue
+        spec = study.experiments[experiment]
+        part = evals[(evals["experiment"] == experiment) & (evals["dataset"] == dataset)]
+        rmse, epochs = metric_matrix(part, "test_rmse", group)
+        nrmse = rmse / noise[dataset]
+        steps_per_epoch = -(-study.datasets[dataset].n_train // spec.batch_size)
+        steps, reached = compare.steps_to_threshold(nrmse, settings["nrmse_threshold"], steps_per_epoch, epochs=epochs)
+        recorded = int(np.isfinite(nrmse).sum(axis=1).max())
+        window = max(1, int(round(settings["stagnation_window"] * recorded)))
+        stagnated = compare.stagnation(
+            nrmse, min(window, max(recorded - 1, 1)), settings["stagnation_tolerance"], 1.0, settings["stagnation_margin"]
+        )
+        diverged = group["diverged"].to_numpy()
+        result.loc[group.index, "steps_to_threshold"] = steps
+        result.loc[group.index, "reached_threshold"] = reached
+        result.loc[group.index, "stagnated"] = stagnated & ~diverged
+    return result.astype({"steps_to_threshold": float, "reached_threshold": bool, "stagnated": bool})
+
+
+# ----------------------------------------------------------------------------------------------
+# Per cell
+# ----------------------------------------------------------------------------------------------
+
+
+def _padded(groups: list[np.ndarray]) -> np.ndarray:
+    """Rows of different lengths as one ``(m, max length)`` array, NaN-padded."""
+    width = max((len(g) for g in groups), default=0)
+    out = np.full((len(groups), width), np.nan)
+    for row, values in enumerate(groups):
+        out[row, : len(values)] = values
+    return out
+
+
+def _iqm_rows(values: np.ndarray) -> np.ndarray:
+    """The interquartile mean of each row's finite values (NaN for a row without any)."""
+    return np.array([compare.interquartile_mean(row) for row in values])
+
+
+def summarize_cells(trials: pd.DataFrame, base_seed: int, n_resamples: int, flags: Mapping[tuple, str] | None = None) -> pd.DataFrame:
+    """One row per cell (columns: see ``cells`` in :mod:`lossatlas.results`).
+
+    Statistics of a metric are over one set of values: the seeds that did not diverge and have a
+    finite value (``{metric}_n_finite`` of them). The mean's 95% BCa bootstrap CI is computed for all
+    cells at once (:func:`lossatlas.stats.bootstrap_mean_ci_many`, seeded by ``base_seed`` and the
+    metric). ``flags``: cell coordinates -> the reach flag of :class:`lossatlas.config.Study`.
+    """
+    groups = trials.groupby(CELL, sort=True)
+    keys = list(groups.groups)
+    rows = pd.DataFrame(keys, columns=CELL)
+    diverged = groups["diverged"]
+    rows["n_seeds"] = groups.size().to_numpy()
+    rows["n_diverged"] = diverged.sum().to_numpy().astype(int)
+    rows["divergence_rate"] = rows["n_diverged"] / rows["n_seeds"]
+    kept = trials[~trials["diverged"]]
+    stagnation = kept.groupby(CELL, sort=True)["stagnated"].mean()
+    rows["stagnation_rate"] = [stagnation.get(key, np.nan) for key in keys]
+    rows["reach_rate"] = groups["reached_threshold"].mean().to_numpy()
+    rows["steps_to_threshold_median"] = [
+        compare.censored_median(group["steps_to_threshold"].to_numpy(float), group["reached_threshold"].to_numpy(bool))
+        for _, group in groups
+    ]
+    rows["reach_flag"] = [(flags or {}).get(key, "") for key in keys]
+    indices = list(groups.indices.values())
+    masked = trials.assign(_kept=~trials["diverged"])
+    for metric in (*SUMMARY_METRICS, *MEAN_METRICS):
+        column = masked[metric].where(masked["_kept"]).to_numpy(np.float64)
+        column = np.where(np.isfinite(column), column, np.nan)
+        values = _padded([column[index] for index in indices])
+        n_finite = np.isfinite(values).sum(axis=1)
+        if metric in MEAN_METRICS:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                rows[f"{metric}_mean"] = np.nanmean(values, axis=1)
+            continue
+        mean, low, high = stats.bootstrap_mean_ci_many(values, n_resamples=n_resamples, seed=derive_seed(base_seed, "bootstrap", metric))
+        rows[f"{metric}_mean"], rows[f"{metric}_ci_low"], rows[f"{metric}_ci_high"] = mean, low, high
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rows[f"{metric}_median"] = np.nanmedian(values, axis=1)
+        rows[f"{metric}_iqm"] = _iqm_rows(values)
+        rows[f"{metric}_n_finite"] = n_finite
+    return rows
 
 
 def summarize_curves(
-    epochs: pd.DataFrame, base_seed: int, n_resamples: int, metrics: Iterable[str] = CURVE_METRICS
+    evals: pd.DataFrame, base_seed: int, n_resamples: int, metrics: Iterable[str] = CURVE_METRICS
 ) -> pd.DataFrame:
-    """Long table, one row per cell, metric and epoch: the mean over seeds and its percentile
-    bootstrap band. Epochs where a metric was not recorded (NaN for every seed) are left out."""
+    """Long table, one row per cell, metric and evaluation point: the mean over seeds and its
+    percentile bootstrap band (:func:`lossatlas.stats.bootstrap_curve_band_many`, all cells with
+    the same seeds and points at once). Points where a metric was not recorded are left out."""
     parts = []
-    for key, group in epochs.groupby(CELL, sort=True):
+    for experiment, block in evals.groupby("experiment", sort=True):
+        cells = block.groupby(CELL, sort=True)
+        keys = list(cells.groups)
+        seeds = np.sort(block["seed"].unique())
         for metric in metrics:
-            if metric not in group or group[metric].isna().all():
+            if metric not in block or block[metric].isna().all():
                 continue
-            wide = group.pivot(index="seed", columns="epoch", values=metric)
+            wide = block.set_index([*CELL, "seed", "epoch"])[metric].unstack("epoch")
             wide = wide.loc[:, wide.notna().any(axis=0)]
-            seed = derive_seed(base_seed, "curve", "/".join(map(str, key)), metric)
-            mean, low, high = bootstrap_curve_ci(wide.to_numpy(), n_resamples=n_resamples, seed=seed)
-            part = pd.DataFrame({"epoch": wide.columns.to_numpy(), "mean": mean, "ci_low": low, "ci_high": high})
-            part.insert(0, "metric", metric)
-            for name, value in zip(reversed(CELL), reversed(key)):
-                part.insert(0, name, value)
+            index = pd.MultiIndex.from_tuples([(*key, seed) for key in keys for seed in seeds], names=[*CELL, "seed"])
+            cube = wide.reindex(index).to_numpy(np.float64).reshape(len(keys), len(seeds), wide.shape[1])
+            seed = derive_seed(base_seed, "curve", experiment, metric)
+            mean, low, high = stats.bootstrap_curve_band_many(cube, n_resamples=n_resamples, seed=seed)
+            epochs = wide.columns.to_numpy()
+            part = pd.DataFrame(np.repeat(np.array(keys, dtype=object), len(epochs), axis=0), columns=CELL)
+            part["metric"] = metric
+            part["epoch"] = np.tile(epochs, len(keys))
+            part["mean"], part["ci_low"], part["ci_high"] = mean.reshape(-1), low.reshape(-1), high.reshape(-1)
             parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loss floors
+# ----------------------------------------------------------------------------------------------
+
+
+def binary_entropy(y) -> np.ndarray:
+    """``H(y) = -y ln y - (1 - y) ln(1 - y)`` elementwise, in nats, with ``0 ln 0 = 0``.
+
+    ``y`` must lie in [0, 1]; raises ValueError otherwise."""
+    y = np.asarray(y, dtype=np.float64)
+    if np.any((y < 0) | (y > 1)) or not np.all(np.isfinite(y)):
+        raise ValueError("binary entropy needs values in [0, 1]")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(y > 0, -y * np.log(np.where(y > 0, y, 1.0)), 0.0)
+        terms += np.where(y < 1, -(1 - y) * np.log(np.where(y < 1, 1 - y, 1.0)), 0.0)
+    return terms
+
+
+def mean_binary_entropy(y_train) -> float:
+    """The floor of binary cross-entropy on targets ``y_train`` ``(seeds, n, 1)``: the mean over seeds
+    of ``mean_i H(y_i)`` (:func:`binary_entropy`). Cross-entropy ``-y ln p - (1 - y) ln(1 - p)`` is
+    at least ``H(y)`` for every prediction ``p``, with equality at ``p = y``, so no model trains below it."""
+    y = np.asarray(y_train, dtype=np.float64)
+    if y.ndim < 2:
+        raise ValueError(f"y_train must be (seeds, n, ...), got shape {y.shape}")
+    per_seed = binary_entropy(y).reshape(y.shape[0], -1).mean(axis=1)
+    return float(per_seed.mean())
+
+
+def loss_floors(y_train, noise_sd: float, targets: str) -> dict[str, float]:
+    """The training loss a model reaches when it predicts the noise-free generating function, per loss
+    where that is exactly derivable, in the units the model is trained in.
+
+    For additive Gaussian noise of standard deviation ``sigma`` (in target units): MSE ``sigma**2``,
+    MAE ``sigma * sqrt(2 / pi)`` (the mean absolute value of the noise). For ``targets ==
+    "standardized"`` the targets of seed ``r`` are divided by their training standard deviation
+    ``s_r``, so the floors are the means over seeds of ``sigma**2 / s_r**2`` and ``sigma sqrt(2/pi) / s_r``.
+    Binary cross-entropy (raw targets only): :func:`mean_binary_entropy`, a true lower bound. Huber and
+    log-cosh have no closed form here and get no floor.
+
+    Args:
+        y_train: ``(seeds, n, 1)`` the training targets of the seeds trained (raw, in target units).
+        noise_sd: the generator's noise standard deviation in target units.
+        targets: ``"raw"`` or ``"standardized"``.
+    """
+    y = np.asarray(y_train, dtype=np.float64)
+    if targets == "raw":
+        floors = {"mse": noise_sd**2, "mae": noise_sd * math.sqrt(2 / math.pi)}
+        if np.all((y >= 0) & (y <= 1)):
+            floors["binary_crossentropy"] = mean_binary_entropy(y)
+        return floors
+    if targets == "standardized":
+        spread = y.reshape(y.shape[0], -1).std(axis=1)
+        return {
+            "mse": float(np.mean(noise_sd**2 / spread**2)),
+            "mae": float(np.mean(noise_sd * math.sqrt(2 / math.pi) / spread)),
+        }
+    raise ValueError(f"unknown target preprocessing {targets!r}; expected raw or standardized")
+
+
+def floors_table(study: Study, datasets: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
+    """The loss floor of every (experiment, dataset, targets, loss) the study trains where one is
+    derivable (:func:`loss_floors`, over the seeds the experiment trains)."""
+    rows = []
+    combinations = dict.fromkeys((c.experiment, c.dataset, c.targets, c.loss) for c in study.cells)
+    for experiment, dataset, targets, loss in combinations:
+        spec = study.datasets[dataset]
+        if spec.noise_sd is None:
+            continue
+        y_train = datasets[dataset]["y_train"][: study.experiments[experiment].n_seeds]
+        floor = loss_floors(y_train, spec.noise_sd, targets).get(loss)
+        if floor is not None:
+            rows.append({"experiment": experiment, "dataset": dataset, "targets": targets, "loss": loss, "floor": floor})
+    return pd.DataFrame(rows, columns=["experiment", "dataset", "targets", "loss", "floor"])
+
+
+# ----------------------------------------------------------------------------------------------
+# The stage
+# ----------------------------------------------------------------------------------------------
+
+#: Bootstrap resamples of the curve bands at most (a band is drawn, not quoted).
+CURVE_RESAMPLES = 1000
+
+
+def write_aggregate(
+    study: Study,
+    trials: Iterable[str],
+    evals: Iterable[str],
+    datasets: Mapping[str, tuple[str, str]],
+    outputs: Mapping[str, str],
+) -> None:
+    """Reads every training job's ``trials`` and ``evals`` tables and the ``datasets`` (label ->
+    (data, manifest), checked against the manifest), and writes ``outputs["trials"]`` (the trials
+    with their derived metrics), ``outputs["cells"]``, ``outputs["curves"]`` and ``outputs["floors"]``."""
+    from lossatlas.atomic import write_table
+    from lossatlas.datasets import load_dataset
+    from lossatlas.results import read
+
+    data = {label: load_dataset(*paths) for label, paths in datasets.items()}
+    eval_table = pd.concat([read(path) for path in evals], ignore_index=True)
+    trial_table = trial_metrics(pd.concat([read(path) for path in trials], ignore_index=True), eval_table, study, data)
+    resamples = study.config["statistics"]["bootstrap_resamples"]
+    write_table(outputs["trials"], trial_table)
+    write_table(outputs["cells"], cell_table(trial_table, study))
+    write_table(outputs["curves"], summarize_curves(eval_table, study.base_seed, min(resamples, CURVE_RESAMPLES)))
+    write_table(outputs["floors"], floors_table(study, data))
+
+
+def trial_metrics(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
+    """The trials table with every derived per-trial metric (:func:`derive_metrics`, :func:`progress`)."""
+    trials = derive_metrics(trials, study, datasets)
+    return pd.concat([trials, progress(trials, evals, study)], axis=1)
+
+
+def cell_table(trials: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """:func:`summarize_cells` with the study's seed, resamples and reach flags."""
+    flags = {tuple(getattr(cell, c) for c in CELL): text for cell, text in study.flags.items()}
+    return summarize_cells(trials, study.base_seed, study.config["statistics"]["bootstrap_resamples"], flags)

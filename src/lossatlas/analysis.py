@@ -1,22 +1,27 @@
 """Analyses over the aggregated trials: the article's seed reproduction, paired comparisons between
-losses, and log-log slopes of a metric against the target scale."""
+losses and the best loss of each context, and log-log slopes of a metric against the target scale.
+
+Everything the report states as a finding is decided here (or in :mod:`lossatlas.claims`), once,
+and written to ``results/analysis/``; the report only formats it."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 import pandas as pd
 
-from lossatlas.article import PRINTED_LOSSES
 from lossatlas.compare import compare_table, paired_comparison
 from lossatlas.seeds import derive_seed
+from lossatlas.source import PRINTED_LOSSES
 from lossatlas.stats import bootstrap_seed_statistic_ci
 
 LOSS_CONTEXT = ["experiment", "dataset", "targets", "model", "optimizer", "activation"]
 SLOPE_GROUP = ["experiment", "targets", "model", "optimizer", "loss", "activation"]
 # Metrics whose log-log slope against the target scale the analysis reports.
-SLOPE_METRICS = ("first_epoch_grad_norm", "first_epoch_update_norm", "final_test_nrmse")
+SLOPE_METRICS = ("initial_grad_norm", "first_epoch_update_norm", "final_test_nrmse")
+BEST_COLUMNS = [*LOSS_CONTEXT, "best", "best_median", "n_losses", "n_beaten", "all_beaten"]
 
 
 def article_summary(runs: pd.DataFrame) -> pd.DataFrame:
@@ -60,13 +65,59 @@ def article_examples_2_and_3(runs: pd.DataFrame, n_resamples: int, seed: int) ->
     return paired_comparison(wide["example 3"].to_numpy(), wide["example 2"].to_numpy(), seed=seed, n_resamples=n_resamples)
 
 
-def loss_comparisons(trials: pd.DataFrame, metric: str, n_resamples: int, seed: int) -> pd.DataFrame:
+def loss_comparisons(trials: pd.DataFrame, metric: str, n_resamples: int, seed: int, alpha: float = 0.05) -> pd.DataFrame:
     """Every pair of losses compared on ``metric`` within each (experiment, dataset, targets, model,
-    optimizer, activation), paired by seed, Holm-corrected across all of them
-    (:func:`lossatlas.compare.compare_table`; diverged trials count as missing)."""
+    optimizer, activation), paired by seed, Holm-corrected across all of them at family-wise level
+    ``alpha`` (:func:`lossatlas.compare.compare_table`; diverged trials count as missing)."""
     finite = trials.assign(**{metric: trials[metric].where(~trials["diverged"])})
-    table = compare_table(finite[LOSS_CONTEXT + ["loss", "seed", metric]], LOSS_CONTEXT, "loss", metric, seed=seed, n_resamples=n_resamples)
+    table = compare_table(
+        finite[LOSS_CONTEXT + ["loss", "seed", metric]], LOSS_CONTEXT, "loss", metric, seed=seed, n_resamples=n_resamples, alpha=alpha
+    )
     return table.assign(metric=metric)
+
+
+def best_losses(cells: pd.DataFrame, comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Per context (experiment, dataset, targets, model, optimizer, activation) with two or more
+    losses: the loss with the lowest median test nRMSE and how many of the others it beats
+    significantly (a significant comparison of ``comparisons`` whose Hodges-Lehmann estimate of the
+    paired difference favours it).
+
+    Args:
+        cells: the cells table (``final_test_nrmse_median``).
+        comparisons: :func:`loss_comparisons` (``level_a``, ``level_b``, ``hodges_lehmann`` of
+            a - b, ``significant``).
+    Returns:
+        One row per context, columns :data:`BEST_COLUMNS`: its coordinates, ``best``, ``best_median``,
+        ``n_losses``, ``n_beaten`` (significantly), ``all_beaten`` (every other loss significantly worse).
+    """
+    wins = set()
+    for row in comparisons.itertuples(index=False):
+        difference = row.hodges_lehmann
+        if not bool(row.significant) or not math.isfinite(difference) or difference == 0:
+            continue
+        context = tuple(str(getattr(row, c)) for c in LOSS_CONTEXT)
+        winner, loser = (row.level_a, row.level_b) if difference < 0 else (row.level_b, row.level_a)
+        wins.add((context, str(winner), str(loser)))
+    rows = []
+    for context, group in cells.groupby(LOSS_CONTEXT, sort=False):
+        if group["loss"].nunique() < 2:
+            continue
+        medians = group.set_index("loss")["final_test_nrmse_median"].astype(float)
+        finite = medians[medians.notna()]
+        best = str(finite.idxmin()) if not finite.empty else None
+        others = [loss for loss in medians.index if loss != best]
+        beaten = sum((tuple(map(str, context)), best, str(other)) in wins for other in others) if best else 0
+        rows.append(
+            {
+                **dict(zip(LOSS_CONTEXT, map(str, context))),
+                "best": best,
+                "best_median": finite.min() if best else math.nan,
+                "n_losses": len(medians),
+                "n_beaten": beaten,
+                "all_beaten": bool(best) and beaten == len(others),
+            }
+        )
+    return pd.DataFrame(rows, columns=BEST_COLUMNS)
 
 
 def log_log_slope(scales: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -127,3 +178,31 @@ def scale_slopes(trials: pd.DataFrame, scales: dict[str, float], metric: str, n_
         )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def write_analysis(study, trials: str, cells: str, article, claims: str, scales: dict[str, float], outputs: dict[str, str]) -> None:
+    """Reads the aggregated ``trials`` and ``cells``, the article's verbatim runs (``article``: CSV
+    paths) and the ``claims`` file, and writes every analysis table to ``outputs`` (name -> path:
+    article_runs, article_summary, article_examples, comparisons, best_losses, slopes, verdicts,
+    claim_details)."""
+    from lossatlas.atomic import write_table
+    from lossatlas.claims import evaluate_claims, load_claims
+    from lossatlas.results import read
+
+    trial_table = read(trials, "trials")
+    cell_table = read(cells, "cells")
+    runs = pd.concat([pd.read_csv(path) for path in article], ignore_index=True)
+    seed = study.base_seed
+    resamples, alpha = study.config["statistics"]["bootstrap_resamples"], study.config["statistics"]["alpha"]
+    write_table(outputs["article_runs"], runs)
+    write_table(outputs["article_summary"], article_summary(runs))
+    write_table(outputs["article_examples"], pd.DataFrame([article_examples_2_and_3(runs, resamples, seed)]))
+    comparisons = loss_comparisons(trial_table, "final_test_nrmse", resamples, seed, alpha)
+    write_table(outputs["comparisons"], comparisons)
+    write_table(outputs["best_losses"], best_losses(cell_table, comparisons))
+    slopes = pd.concat([scale_slopes(trial_table, scales, metric, resamples, seed) for metric in SLOPE_METRICS], ignore_index=True)
+    write_table(outputs["slopes"], slopes)
+    verdicts, details = evaluate_claims(load_claims(claims), trial_table, runs, slopes, alpha, resamples, seed)
+    write_table(outputs["verdicts"], verdicts)
+    write_table(outputs["claim_details"], details)
+    print(verdicts[["id", "name", "verdict", "holds_in"]].to_string())

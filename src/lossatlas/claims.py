@@ -1,21 +1,32 @@
 """Verdicts for the article's claims, computed from the results; none is written by hand.
 
 A claims file (YAML) lists each claim in plain words, the comparison that decides it and its
-threshold. Three kinds of claim:
+threshold. Three kinds of claim, each decided per context: it *holds*, *fails*, or neither
+(*undecided*):
 
 ``paired``: within ``select``, for each context (combination of the ``contexts`` columns) and each
     ``[better, baseline]`` pair of levels of the ``contrast`` column, the two are compared on
     ``metric`` (lower is better) over seeds, paired, with a Wilcoxon signed-rank test; the p-values
     of the claim's comparisons are Holm-corrected together. The claim *holds* in a context when
-    ``better`` is significantly lower (Holm p < alpha) with a negative mean paired difference.
+    the test rejects (Holm p <= alpha) and the Hodges-Lehmann estimate of the paired difference
+    ``better - baseline`` (the estimate that goes with the signed-rank test) is negative; it *fails*
+    wherever it does not hold, so a paired context is never undecided. (The direction is not taken
+    from the mean difference: one outlying seed can flip the mean's sign against the test.)
 ``slope``: the log-log slope of ``metric`` (mean over seeds) against the target scale, per context,
-    with a 95% bootstrap CI over seeds. It holds where the CI lies inside ``expected_slope`` and
+    with a 95% bootstrap CI over seeds, read from the analysis's slopes table (one estimate and
+    one CI per slope, whoever reads it). It holds where the CI lies inside ``expected_slope`` and
     fails where the CI lies outside it; elsewhere it is undecided.
 ``rate``: the fraction of the article's verbatim runs (``select``) with ``metric`` at most
-    ``at_most`` must reach ``required_rate``.
+    ``at_most``, with its 95% Wilson CI, against ``required_rate``. It holds when the CI's lower
+    bound is at least ``required_rate``, fails when the CI's upper bound is below it, and is
+    undecided otherwise (the runs cannot tell).
 
-Verdict: *supported* when the claim holds in every context, *not supported* when it holds in
-none (for slopes: fails in every one), *mixed* otherwise, with the contexts where it holds.
+Verdict (:data:`VERDICTS`), over the claim's contexts: *supported* when the claim holds in every
+context; *not supported* when it fails in every context; *mixed* when it holds in at least one
+context and fails in at least one; *undecided* otherwise, i.e. when some context is undecided and
+deciding it could still change the verdict (nothing fails and something is undecided, or nothing
+holds and something is undecided). So an undecided context never counts as failing: a claim is
+called supported or not supported only when every context is decided.
 """
 
 from __future__ import annotations
@@ -28,11 +39,13 @@ import pandas as pd
 import yaml
 from statsmodels.stats.proportion import proportion_confint
 
-from lossatlas.analysis import scale_slopes
 from lossatlas.compare import holm_correct, paired_comparison
 from lossatlas.seeds import derive_seed
+from lossatlas.stats import CONFIDENCE
 
 KINDS = ("paired", "slope", "rate")
+#: Every verdict a claim can get; see the module documentation for the rule.
+VERDICTS = ("supported", "not supported", "mixed", "undecided")
 REQUIRED = {
     "paired": ("select", "contrast", "pairs", "metric", "contexts"),
     "slope": ("select", "metric", "contexts", "expected_slope"),
@@ -59,7 +72,8 @@ def load_claims(path: str | Path) -> dict:
         if claim["id"] in seen:
             raise ValueError(f"{where}: id {claim['id']!r} is used twice")
         seen.add(claim["id"])
-    document.setdefault("alpha", 0.05)
+    if "alpha" in document:
+        raise ValueError(f"{path}: key 'alpha' is set once for the whole study, as the config's statistics.alpha")
     return document
 
 
@@ -80,14 +94,34 @@ def _context_text(columns, values) -> str:
 
 
 def _verdict(holds: list[bool], fails: list[bool]) -> str:
-    if all(holds):
+    """The claim's verdict (one of :data:`VERDICTS`) from its contexts.
+
+    Args:
+        holds, fails: ``(n_contexts,)`` bool each, never both True for a context; a context with
+            neither is undecided.
+    Returns:
+        ``"supported"`` if it holds in every context, ``"not supported"`` if it fails in every
+        context, ``"mixed"`` if it holds in one or more and fails in one or more (whatever the
+        undecided ones), else ``"undecided"``.
+    """
+    holds, fails = np.asarray(holds, dtype=bool), np.asarray(fails, dtype=bool)
+    if holds.shape != fails.shape or holds.ndim != 1 or holds.size == 0:
+        raise ValueError(f"holds and fails must be non-empty and of the same length, got {holds.shape} and {fails.shape}")
+    if np.any(holds & fails):
+        raise ValueError("a context cannot both hold and fail")
+    if holds.all():
         return "supported"
-    if all(fails):
+    if fails.all():
         return "not supported"
-    return "mixed"
+    if holds.any() and fails.any():
+        return "mixed"
+    return "undecided"
 
 
 def evaluate_paired(claim: dict, trials: pd.DataFrame, alpha: float, n_resamples: int, seed: int):
+    """One row per context and pair: :func:`lossatlas.compare.paired_comparison` of ``better``
+    (``a``) against ``baseline`` (``b``), ``p_holm`` over the claim's rows, ``holds`` (Holm rejects
+    at ``alpha`` and ``hodges_lehmann < 0``) and ``fails`` (``not holds``)."""
     selected = _select(trials, claim["select"], claim["id"])
     metric, contrast, contexts = claim["metric"], claim["contrast"], list(claim["contexts"])
     rows = []
@@ -108,16 +142,18 @@ def evaluate_paired(claim: dict, trials: pd.DataFrame, alpha: float, n_resamples
     details = pd.DataFrame(rows)
     rejected, adjusted = holm_correct(details["p_value"].to_numpy(), alpha)
     details["p_holm"] = adjusted
-    details["holds"] = rejected & (details["mean_difference"] < 0)
+    details["holds"] = rejected & (details["hodges_lehmann"] < 0)
     details["fails"] = ~details["holds"]
     return details
 
 
-def evaluate_slope(claim: dict, trials: pd.DataFrame, scales: dict[str, float], n_resamples: int, seed: int):
-    selected = _select(trials, claim["select"], claim["id"])
-    slopes = scale_slopes(selected, scales, claim["metric"], n_resamples, derive_seed(seed, "claim", claim["id"]))
-    if slopes.empty:
-        raise ValueError(f"claim {claim['id']}: no results at two or more target scales")
+def evaluate_slope(claim: dict, slopes: pd.DataFrame):
+    """The rows of the slopes table (:func:`lossatlas.analysis.scale_slopes`) that ``select`` and
+    ``metric`` name, with ``context``, ``holds`` (CI inside ``expected_slope``) and ``fails`` (CI
+    outside it)."""
+    if "dataset" in claim["select"]:
+        raise ValueError(f"claim {claim['id']}: a slope is taken over the target-scale datasets; select cannot name 'dataset'")
+    slopes = _select(slopes[slopes["metric"] == claim["metric"]], claim["select"], claim["id"])
     low, high = claim["expected_slope"]
     contexts = list(claim["contexts"])
     details = slopes.assign(context=[_context_text(contexts, row) for row in slopes[contexts].itertuples(index=False)])
@@ -127,15 +163,19 @@ def evaluate_slope(claim: dict, trials: pd.DataFrame, scales: dict[str, float], 
 
 
 def evaluate_rate(claim: dict, runs: pd.DataFrame):
+    """One row: ``successes`` of ``n`` runs with ``metric <= at_most``, ``rate``, its 95% Wilson CI
+    ``rate_ci_low``/``_high``; ``holds`` when ``rate_ci_low >= required_rate``, ``fails`` when
+    ``rate_ci_high < required_rate``, neither (undecided) otherwise."""
+    required = claim["required_rate"]
+    if not 0 <= required <= 1:
+        raise ValueError(f"claim {claim['id']}: required_rate must lie in [0, 1], got {required}")
     selected = _select(runs, claim["select"], claim["id"])
     successes = int((selected[claim["metric"]] <= claim["at_most"]).sum())
     total = len(selected)
-    low, high = proportion_confint(successes, total, alpha=0.05, method="wilson")
-    rate = successes / total
-    holds = rate >= claim["required_rate"]
+    low, high = proportion_confint(successes, total, alpha=1 - CONFIDENCE, method="wilson")
     return pd.DataFrame(
-        [{"context": _context_text([], ()), "successes": successes, "n": total, "rate": rate,
-          "rate_ci_low": low, "rate_ci_high": high, "holds": holds, "fails": not holds}]
+        [{"context": _context_text([], ()), "successes": successes, "n": total, "rate": successes / total,
+          "rate_ci_low": low, "rate_ci_high": high, "holds": bool(low >= required), "fails": bool(high < required)}]
     )
 
 
@@ -165,29 +205,35 @@ def decision_rule(claim: dict, alpha: float) -> str:
     """The claim's threshold in words, for the report."""
     if claim["kind"] == "paired":
         pairs = "; ".join(f"{a} better than {b}" for a, b in claim["pairs"])
-        return f"{pairs} on {claim['metric']} (paired Wilcoxon, Holm p < {alpha:g}), in every {' × '.join(claim['contexts']) or 'case'}"
+        return (
+            f"{pairs} on {claim['metric']} (paired Wilcoxon signed-rank, Holm p <= {alpha:g}, and a negative "
+            f"Hodges-Lehmann estimate of the paired difference), in every {' × '.join(claim['contexts']) or 'case'}"
+        )
     if claim["kind"] == "slope":
         low, high = claim["expected_slope"]
         return f"95% CI of the log-log slope of {claim['metric']} vs target scale within [{low:g}, {high:g}], for every {' × '.join(claim['contexts'])}"
-    return f"at least {claim['required_rate']:.0%} of runs with {claim['metric']} <= {claim['at_most']:g}"
+    return (
+        f"at least {claim['required_rate']:.0%} of runs with {claim['metric']} <= {claim['at_most']:g}: holds when the "
+        f"lower bound of the rate's 95% Wilson CI is at least {claim['required_rate']:.0%}, fails when its upper bound "
+        "is below it, undecided otherwise"
+    )
 
 
 def evaluate_claims(
-    claims: dict, trials: pd.DataFrame, article_runs: pd.DataFrame, scales: dict[str, float], n_resamples: int, seed: int
+    claims: dict, trials: pd.DataFrame, article_runs: pd.DataFrame, slopes: pd.DataFrame, alpha: float, n_resamples: int, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Evaluates every claim; returns ``(verdicts, details)``.
+    """Evaluates every claim at family-wise level ``alpha``; returns ``(verdicts, details)``.
 
     ``verdicts``: one row per claim: ``id, name, claim, article, kind, rule, verdict, holds_in``
     (contexts where it holds), ``n_contexts``, ``n_holds``, ``evidence`` (one line per context).
     ``details``: one row per claim and context with the numbers behind the verdict.
     """
-    alpha = claims["alpha"]
     verdicts, details = [], []
     for claim in claims["claims"]:
         if claim["kind"] == "paired":
             detail = evaluate_paired(claim, trials, alpha, n_resamples, seed)
         elif claim["kind"] == "slope":
-            detail = evaluate_slope(claim, trials, scales, n_resamples, seed)
+            detail = evaluate_slope(claim, slopes)
         else:
             detail = evaluate_rate(claim, article_runs)
         verdicts.append(

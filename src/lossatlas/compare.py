@@ -7,7 +7,8 @@ Conventions, used throughout:
   value is non-finite (NaN, a diverged run's inf) are dropped and counted, never imputed.
 * ``lower_is_better`` (the default, as for losses and RMSE) fixes the sign of the effect sizes: a
   positive ``cliffs_delta`` or ``paired_cohens_d`` and a ``probability_of_improvement`` above 0.5
-  mean *a is better than b*. ``mean_difference`` is always the plain ``a - b``.
+  mean *a is better than b*. ``mean_difference``, ``median_difference`` and ``hodges_lehmann`` are
+  always of the plain ``a - b``.
 * Curves are ``(n_trials, n_epochs)``; column ``j`` is epoch ``j + 1`` (epochs are 1-based in the
   epoch tables), and NaN marks an epoch where the metric was not recorded.
 """
@@ -24,7 +25,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from lossatlas.seeds import derive_seed
-from lossatlas.stats import bootstrap_mean_ci
+from lossatlas.stats import bootstrap_mean_ci, interquartile_mean  # noqa: F401 (interquartile_mean is re-exported)
 
 #: Keys of :func:`paired_comparison`, in the order :func:`compare_table` writes them as columns.
 COMPARISON_KEYS = (
@@ -35,6 +36,8 @@ COMPARISON_KEYS = (
     "mean_difference",
     "mean_difference_ci_low",
     "mean_difference_ci_high",
+    "median_difference",
+    "hodges_lehmann",
     "wilcoxon_statistic",
     "p_value",
     "min_attainable_p",
@@ -59,24 +62,6 @@ def _two_dimensional(curves, name: str = "curves") -> np.ndarray:
     if array.ndim != 2:
         raise ValueError(f"{name} must be two-dimensional (n_trials, n_epochs), got shape {array.shape}")
     return array
-
-
-def interquartile_mean(values) -> float:
-    """Interquartile mean (IQM): the mean of the middle 50% of the finite values.
-
-    This is rliable's definition, ``scipy.stats.trim_mean(values, 0.25)``: ``floor(n / 4)`` values
-    are cut from each end of the sorted values before averaging.
-
-    Args:
-        values: ``(n,)``, one value per seed; non-finite values are ignored.
-    Returns:
-        The IQM, or NaN when no value is finite.
-    """
-    values = _one_dimensional(values, "values")
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return np.nan
-    return float(stats.trim_mean(values, 0.25))
 
 
 def finite_pairs(a, b) -> tuple[np.ndarray, np.ndarray, int]:
@@ -134,6 +119,28 @@ def min_attainable_p(n_pairs: int) -> float:
     if n_pairs < 1:
         return np.nan
     return float(min(1.0, 2.0 / 2.0**n_pairs))
+
+
+def hodges_lehmann(differences) -> float:
+    """Hodges-Lehmann estimate of the centre of the paired differences: the median of the
+    ``n (n + 1) / 2`` Walsh averages ``(d_i + d_j) / 2``, ``i <= j``.
+
+    It is the location estimate that goes with the Wilcoxon signed-rank test (the shift that makes
+    the signed-rank statistic balanced), so its sign is the direction that test sees; unlike the
+    mean, one outlying seed cannot flip it.
+
+    Args:
+        differences: ``(n,)`` finite paired differences ``a - b``.
+    Returns:
+        The estimate, or NaN when ``n == 0``.
+    """
+    differences = _one_dimensional(differences, "differences")
+    if not np.all(np.isfinite(differences)):
+        raise ValueError("differences must be finite")
+    if differences.size == 0:
+        return np.nan
+    i, j = np.triu_indices(differences.size)  # every pair i <= j, (n (n + 1) / 2,)
+    return float(np.median((differences[i] + differences[j]) / 2))
 
 
 def cliffs_delta(a, b, lower_is_better: bool = True) -> float:
@@ -217,6 +224,9 @@ def paired_comparison(a, b, lower_is_better: bool = True, seed: int = 0, n_resam
         * ``mean_difference``: mean of ``a - b``; ``mean_difference_ci_low``/``_ci_high``: its 95%
           bootstrap CI (``scipy.stats.bootstrap``, BCa, percentile where BCa is undefined; NaN with
           one pair; the value itself when every difference is the same).
+        * ``median_difference``: median of ``a - b``.
+        * ``hodges_lehmann``: see :func:`hodges_lehmann`; the estimate of ``a - b`` that goes with
+          the Wilcoxon test, so its sign, not the mean's, is the direction the test supports.
         * ``wilcoxon_statistic``, ``p_value``: see :func:`wilcoxon_test` (Pratt's zero handling;
           p = 1 when every difference is zero; NaN without pairs).
         * ``min_attainable_p``: see :func:`min_attainable_p`.
@@ -239,6 +249,8 @@ def paired_comparison(a, b, lower_is_better: bool = True, seed: int = 0, n_resam
         "mean_difference": float(mean_difference),
         "mean_difference_ci_low": float(ci_low),
         "mean_difference_ci_high": float(ci_high),
+        "median_difference": float(np.median(differences)) if n_pairs else np.nan,
+        "hodges_lehmann": hodges_lehmann(differences),
         "wilcoxon_statistic": statistic,
         "p_value": p_value,
         "min_attainable_p": min_attainable_p(n_pairs),
@@ -278,6 +290,7 @@ def compare_table(
     lower_is_better: bool = True,
     seed: int = 0,
     n_resamples: int = 10_000,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Every pairwise comparison between the levels of ``contrast`` within each group, paired by seed.
 
@@ -297,7 +310,7 @@ def compare_table(
         :data:`COMPARISON_KEYS` for ``a = level_a`` and ``b = level_b`` (a seed present for only one
         of the two levels, or with a non-finite value, counts in ``n_dropped``), then ``p_holm``
         (Holm-adjusted over every row of the returned table as one family, NaN where ``p_value``
-        is) and ``significant`` (Holm rejects at a family-wise 0.05, i.e. ``p_holm <= 0.05``). Groups
+        is) and ``significant`` (Holm rejects at family-wise level ``alpha``, i.e. ``p_holm <= alpha``). Groups
         with one level give no row.
     """
     group_by = [group_by] if isinstance(group_by, str) else list(group_by)
@@ -339,25 +352,27 @@ def compare_table(
     if not rows:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame(rows)
-    rejected, adjusted = holm_correct(table["p_value"].to_numpy(dtype=np.float64), alpha=0.05)
+    rejected, adjusted = holm_correct(table["p_value"].to_numpy(dtype=np.float64), alpha=alpha)
     table["p_holm"] = adjusted
     table["significant"] = rejected
     return table[columns]
 
 
-def steps_to_threshold(curves, threshold: float, steps_per_epoch: int) -> tuple[np.ndarray, np.ndarray]:
+def steps_to_threshold(curves, threshold: float, steps_per_epoch: int, epochs=None) -> tuple[np.ndarray, np.ndarray]:
     """Training steps until a metric first reaches ``threshold``, with censoring.
 
     A trial reaches the threshold at the first epoch whose recorded value is ``<= threshold``; its
-    time is that epoch (1-based) times ``steps_per_epoch``. A trial that never does is *censored*,
-    not dropped: its time is the steps observed, i.e. its last recorded epoch times
-    ``steps_per_epoch`` (0 with nothing recorded), and ``reached`` is False. Only finite values count
-    as recorded, so a run that diverged is censored at its last finite epoch.
+    time is that epoch times ``steps_per_epoch``. It counts as reached also if it diverges later:
+    the event happened. A trial that never does is *censored*, not dropped: its time is the steps
+    observed, i.e. its last recorded epoch times ``steps_per_epoch`` (0 with nothing recorded), and
+    ``reached`` is False. Only finite values count as recorded, so a run that diverged before
+    reaching the threshold is censored at its last finite epoch.
 
     Args:
-        curves: ``(n_trials, n_epochs)`` the metric per epoch, NaN where not recorded.
+        curves: ``(n_trials, n_points)`` the metric at each point, NaN where not recorded.
         threshold: the target value (lower is better).
         steps_per_epoch: optimizer steps per epoch, positive.
+        epochs: ``(n_points,)`` the epoch of each column, increasing; by default ``1..n_points``.
     Returns:
         ``(steps, reached)``: ``(n_trials,)`` float and ``(n_trials,)`` bool.
     """
@@ -366,15 +381,18 @@ def steps_to_threshold(curves, threshold: float, steps_per_epoch: int) -> tuple[
         raise ValueError(f"threshold must be finite, got {threshold}")
     if not steps_per_epoch > 0:
         raise ValueError(f"steps_per_epoch must be positive, got {steps_per_epoch}")
+    n_points = curves.shape[1]
+    epochs = np.arange(1, n_points + 1) if epochs is None else np.asarray(epochs, np.float64)
+    if epochs.shape != (n_points,) or np.any(np.diff(epochs) <= 0):
+        raise ValueError(f"epochs must be {n_points} increasing values, one per column")
     recorded = np.isfinite(curves)
     with np.errstate(invalid="ignore"):
         hits = recorded & (curves <= threshold)
     reached = hits.any(axis=1)
-    first_hit = np.argmax(hits, axis=1) + 1
-    n_epochs = curves.shape[1]
-    last_recorded = np.where(recorded.any(axis=1), n_epochs - np.argmax(recorded[:, ::-1], axis=1), 0)
-    epochs = np.where(reached, first_hit, last_recorded)
-    return epochs.astype(np.float64) * steps_per_epoch, reached
+    first_hit = epochs[np.argmax(hits, axis=1)]
+    last_recorded = np.where(recorded.any(axis=1), epochs[n_points - 1 - np.argmax(recorded[:, ::-1], axis=1)], 0)
+    observed = np.where(reached, first_hit, last_recorded)
+    return observed.astype(np.float64) * steps_per_epoch, reached
 
 
 def censored_median(steps, reached) -> float:

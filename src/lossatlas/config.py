@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from lossatlas.datasets import FAMILIES, DatasetSpec
+from lossatlas.datasets import FAMILIES, DatasetSpec, check_spec
 from lossatlas.seeds import derive_seed
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -235,11 +235,23 @@ def validate_schema(config: dict, schema: dict | None = None) -> None:
     import jsonschema
 
     schema = schema or load_schema()
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: list(e.path))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: [str(p) for p in e.path])
     if errors:
-        error = errors[0]
-        key = ".".join(str(part) for part in error.path) or "(top level)"
-        raise ConfigError(f"config key '{key}': {error.message}")
+        raise ConfigError(schema_message(errors[0]))
+
+
+def schema_message(error) -> str:
+    """``config key 'a.b.c' = value: what is wrong`` for a jsonschema error (no schema dump)."""
+    path = [str(part) for part in error.path]
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return f"config key '{'.'.join([*path, missing])}': missing (required)"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"config key '{'.'.join([*path, extra[0]])}': unknown key (not in workflow/schemas/config.schema.yaml)"
+    key = ".".join(path) or "(top level)"
+    value = error.instance if not isinstance(error.instance, (dict, list)) or len(repr(error.instance)) < 80 else "..."
+    return f"config key '{key}' = {value!r}: {error.message}"
 
 
 def _positive(key: str, value, minimum=0, strict=True) -> None:
@@ -264,14 +276,15 @@ def _check_options(config: dict) -> None:
     _positive("article.n_seeds", config["article"]["n_seeds"], 1, strict=False)
     _positive("article.seeds_per_job", config["article"]["seeds_per_job"], 1, strict=False)
     _positive("diagnostics.saturation_threshold", config["diagnostics"]["saturation_threshold"])
-    _positive("report.bootstrap_resamples", config["report"]["bootstrap_resamples"], 1, strict=False)
     for label, spec in config["datasets"].items():
         _choose(f"datasets.{label}.family", spec["family"], FAMILIES)
-        _positive(f"datasets.{label}.scale", spec["scale"])
-        if spec["scale"] != 1 and not FAMILIES[spec["family"]].scalable:
-            _fail(f"datasets.{label}.scale", spec["scale"], f"family {spec['family']} has a fixed scale of 1")
-        _positive(f"datasets.{label}.n_train", spec["n_train"], 1, strict=False)
-        _positive(f"datasets.{label}.n_test", spec["n_test"], 1, strict=False)
+        try:
+            check_spec(dataset_spec(label, spec))
+        except ValueError as error:
+            field, _, problem = str(error).partition(": ")
+            value = spec.get("params", {}).get(field, spec.get(field))
+            key = f"datasets.{label}.params.{field}" if field in spec.get("params", {}) else f"datasets.{label}.{field}"
+            _fail(key, value, problem)
     for label, spec in config["models"].items():
         for index, units in enumerate(spec["hidden_units"]):
             _positive(f"models.{label}.hidden_units[{index}]", units, 1, strict=False)
@@ -302,6 +315,13 @@ def _check_options(config: dict) -> None:
         _positive(f"experiments.{label}.batch_size", spec["batch_size"], 1, strict=False)
         _positive(f"experiments.{label}.eval_every", spec["eval_every"], 1, strict=False)
         _positive(f"experiments.{label}.n_seeds", spec.get("n_seeds"), 1, strict=False)
+
+
+def dataset_spec(label: str, spec: dict) -> DatasetSpec:
+    """The :class:`lossatlas.datasets.DatasetSpec` of the config entry ``spec`` (sizes the config
+    leaves out take the family's defaults)."""
+    sizes = {name: spec.get(name) for name in ("n_train", "n_test", "n_validation")}
+    return DatasetSpec(label, spec["family"], float(spec["scale"]), params=spec.get("params", {}), **sizes)
 
 
 def _within(inner: tuple[float, float], outer: tuple[float, float]) -> bool:
@@ -357,10 +377,7 @@ def load_study(config: dict) -> Study:
     validate_schema(config, schema)
     config = _apply_defaults(config, schema)
     _check_options(config)
-    datasets = {
-        label: DatasetSpec(label, spec["family"], float(spec["scale"]), spec["n_train"], spec["n_test"])
-        for label, spec in config["datasets"].items()
-    }
+    datasets = {label: dataset_spec(label, spec) for label, spec in config["datasets"].items()}
     models = {
         label: ModelSpec(label, tuple(spec["hidden_units"]), spec["hidden_activation"])
         for label, spec in config["models"].items()

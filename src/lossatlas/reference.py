@@ -32,6 +32,7 @@ def fit_reference(
     orders: np.ndarray,
     batch_size: int = 32,
     jit_compile: bool = False,
+    learning_rate: float | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Trains one trial with ``fit``.
 
@@ -39,6 +40,7 @@ def fit_reference(
         x_train, y_train: ``(n, d)`` and ``(n, 1)``.
         initial: the trial's weights ``[kernel_1, bias_1, ...]`` (no leading trial axis).
         orders: ``(epochs, n)``, the sample order of each epoch.
+        learning_rate: replaces the optimizer spec's learning rate when given.
 
     Returns:
         The final weights and the per-epoch training loss ``(epochs,)`` as ``fit`` reports it.
@@ -46,7 +48,7 @@ def fit_reference(
     epochs, n = orders.shape
     network = build_model(model, activation, x_train.shape[1])
     network.set_weights(initial)
-    network.compile(optimizer=make_optimizer(optimizer, per_trial_clipping=False), loss=loss, jit_compile=jit_compile)
+    network.compile(optimizer=make_optimizer(optimizer, per_trial_clipping=False, learning_rate=learning_rate), loss=loss, jit_compile=jit_compile)
     flat = orders.reshape(-1)
     batches = tf.data.Dataset.from_tensor_slices((x_train[flat], y_train[flat]))
     # Batch within each epoch, so the last, smaller batch of an epoch is the same as fit's.

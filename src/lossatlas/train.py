@@ -1,7 +1,10 @@
-"""A training job: the stacks of one job, trained by the engine, as tidy tables.
+"""A training job: the stacks of one job, trained by the engine, as tidy tables of measurements.
 
-Tables (one row per trial, and one per trial and epoch) carry the cell's coordinates as columns:
-``experiment, dataset, model, optimizer, loss, activation, seed`` (the replicate index).
+Two tables (see :mod:`lossatlas.results` for every column): one row per trial (``trials``) and one
+per trial and evaluation point (``evals``). Both carry the cell's coordinates and the seed (the
+replicate index). They hold what the engine measured and nothing derived from the config's metric
+settings: thresholds, stagnation and normalized errors are computed by :mod:`lossatlas.aggregate`,
+so that changing them does not retrain anything.
 """
 
 from __future__ import annotations
@@ -12,29 +15,39 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lossatlas import compare
 from lossatlas.config import Stack, Study
 from lossatlas.datasets import load_dataset
+from lossatlas.results import CELL
 
-COORDINATES = ["experiment", "dataset", "targets", "model", "optimizer", "loss", "activation", "seed"]
+COORDINATES = [*CELL, "seed"]
 
 
-def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Trains every trial of ``stack``; returns ``(trials, epochs)`` tables."""
+def prepare(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[int], list[np.ndarray]]:
+    """The engine's inputs for ``stack``: its replicates of ``data`` (with the target transform of
+    standardized targets), the trial seeds and the initial weights."""
     from lossatlas import engine  # imports TensorFlow: only where training happens
 
     experiment = study.experiments[stack.experiment]
     model = study.models[stack.model]
-    dataset = study.datasets[stack.dataset]
     n_seeds = experiment.n_seeds
-    data = {name: array[:n_seeds] for name, array in data.items()}  # replicates 0..n_seeds-1
-    seeds = [engine.trial_seed(study.base_seed, dataset.family, model.label, r) for r in range(n_seeds)]
+    data = {name: array[:n_seeds] for name, array in data.items() if name.startswith(("x_", "y_"))}
+    seeds = [engine.trial_seed(study.base_seed, study.datasets[stack.dataset].family, model.label, r) for r in range(n_seeds)]
     initial = engine.initial_weights(model, data["x_train"].shape[2], seeds)
     if stack.targets == "standardized":  # z-score fitted on each seed's training targets
         data = dict(data, target_shift=data["y_train"].mean(axis=(1, 2)), target_scale=data["y_train"].std(axis=(1, 2)))
+    return data, seeds, initial
+
+
+def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trains every trial of ``stack``; returns ``(trials, evals)`` tables."""
+    from lossatlas import engine
+
+    experiment = study.experiments[stack.experiment]
+    data, seeds, initial = prepare(study, stack, data)
+    n_seeds = len(seeds)
     trainer = engine.StackTrainer(
         data,
-        model,
+        study.models[stack.model],
         stack.segments,
         study.optimizers[stack.optimizer],
         initial,
@@ -47,7 +60,6 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
     result = trainer.train(experiment.epochs, experiment.eval_every)
     seconds = time.perf_counter() - started
 
-    n_trials = len(stack.segments) * n_seeds
     coordinates = pd.DataFrame(
         {
             "experiment": stack.experiment,
@@ -60,75 +72,53 @@ def train_stack(study: Study, stack: Stack, data: dict[str, np.ndarray]) -> tupl
             "seed": np.tile(np.arange(n_seeds), len(stack.segments)),
         }
     )
-    epochs = experiment.epochs
-    frame = coordinates.loc[np.tile(np.arange(n_trials), epochs)].reset_index(drop=True)
-    frame["epoch"] = np.repeat(np.arange(1, epochs + 1), n_trials)
-    for name, values in result.metrics.items():
-        frame[name] = values.reshape(-1)
-    for layer in range(result.layer_grad_norms.shape[2]):
-        frame[f"grad_norm_layer_{layer + 1}"] = result.layer_grad_norms[:, :, layer].reshape(-1)
-    frame["grad_norm_output"] = result.layer_grad_norms[:, :, -1].reshape(-1)
+    steps_per_epoch = -(-data["x_train"].shape[1] // experiment.batch_size)
+    evals = evals_table(coordinates, result, steps_per_epoch)
 
     trials = coordinates.copy()
     trials["trial_seed"] = np.tile(seeds, len(stack.segments))
-    trials["epochs"] = epochs
-    for name in ("train_loss", "test_rmse", "test_mae"):
-        trials[f"final_{name}"] = result.metrics[name][-1]
-    # Common metrics: RMSE in units of the generator's noise (the floor is about 1), and R^2 beside
-    # the best R^2 the data allow (the noise's share of the test targets' variance).
-    test_variance = np.tile(data["y_test"].var(axis=(1, 2)), len(stack.segments))
-    trials["final_test_nrmse"] = trials["final_test_rmse"] / dataset.noise_sd
-    trials["final_test_r2"] = 1.0 - trials["final_test_rmse"] ** 2 / test_variance
-    trials["best_test_r2"] = 1.0 - dataset.noise_sd**2 / test_variance
-    # Diagnostics of the first epoch, before training has moved far from the initial weights.
-    trials["first_epoch_grad_norm"] = result.layer_grad_norms[0, :, -1]
-    trials["first_epoch_output_grad_abs"] = result.metrics["output_grad_abs"][0]
-    trials["first_epoch_update_norm"] = result.metrics["update_norm"][0]
-    trials["final_output_saturation"] = result.metrics["output_saturation"][-1]
+    trials["learning_rate"] = trainer.learning_rates.astype(np.float64)
+    trials["epochs"] = experiment.epochs
+    trials["steps"] = experiment.epochs * steps_per_epoch
+    last = {name: values[-1] for name, values in result.evals.items()}
+    for name in ("train_loss", "test_rmse", "test_mae", "validation_rmse", "validation_mae", "output_saturation",
+                 "distance_l2", "distance_linf"):
+        if name in last:
+            trials[f"final_{name}"] = last[name]
+    n_layers = len(result.weights) // 2
+    trials["initial_grad_norm"] = result.evals[f"grad_norm_layer_{n_layers}"][0]
+    trials["initial_output_grad_abs"] = result.evals["output_grad_abs"][0]
+    trials["initial_output_saturation"] = result.evals["output_saturation"][0]
+    trials["first_epoch_update_norm"] = result.evals["update_norm"][list(result.eval_epochs).index(1)]
+    # Mean over the evaluation points after the start: how much of training the output spends saturated.
+    trials["mean_output_saturation"] = result.evals["output_saturation"][1:].mean(axis=0)
     trials["diverged"] = result.diverged_epoch > 0
     trials["diverged_epoch"] = result.diverged_epoch
-    trials["reach_flag"] = [
-        study.flags.get(stack.cell(loss, activation), "")
-        for loss, activation in stack.segments
-        for _ in range(n_seeds)
-    ]
     trials["stack_seconds"] = seconds
-    steps_per_epoch = -(-dataset.n_train // experiment.batch_size)
-    nrmse = result.metrics["test_rmse"] / dataset.noise_sd
-    trials = trials.assign(**progress_measures(nrmse, result.diverged_epoch, study.config["metrics"], steps_per_epoch))
-    return trials, frame
+    return trials, evals
 
 
-def progress_measures(nrmse, diverged_epoch, settings: dict, steps_per_epoch: int) -> dict[str, np.ndarray]:
-    """Steps to reach the nRMSE threshold (censored) and stagnation, per trial.
-
-    Args:
-        nrmse: ``(epochs, T)`` test nRMSE, NaN where not evaluated.
-        diverged_epoch: ``(T,)``, 0 for trials that did not diverge.
-        settings: the config's ``metrics`` section.
-    """
-    curves = np.asarray(nrmse, np.float64).T  # (T, epochs)
-    steps, reached = compare.steps_to_threshold(curves, settings["nrmse_threshold"], steps_per_epoch)
-    recorded = int(np.isfinite(curves).sum(axis=1).max())
-    window = max(1, int(round(settings["stagnation_window"] * recorded)))
-    stagnated = compare.stagnation(
-        curves, min(window, max(recorded - 1, 1)), settings["stagnation_tolerance"], 1.0, settings["stagnation_margin"]
-    )
-    diverged = np.asarray(diverged_epoch) > 0
-    return {
-        "steps_to_threshold": steps,
-        "reached_threshold": reached & ~diverged,
-        "stagnated": stagnated & ~diverged,
-    }
+def evals_table(coordinates: pd.DataFrame, result, steps_per_epoch: int) -> pd.DataFrame:
+    """One row per trial and evaluation point: the coordinates, ``epoch``, ``step`` and every
+    quantity of ``result.evals`` (``grad_norm_output`` is the last layer's gradient norm)."""
+    n_points, n_trials = len(result.eval_epochs), len(coordinates)
+    frame = coordinates.loc[np.tile(np.arange(n_trials), n_points)].reset_index(drop=True)
+    frame["epoch"] = np.repeat(result.eval_epochs, n_trials)
+    frame["step"] = frame["epoch"] * steps_per_epoch
+    for name, values in sorted(result.evals.items()):
+        frame[name] = values.reshape(-1)
+    n_layers = sum(name.startswith("grad_norm_layer_") for name in result.evals)
+    frame["grad_norm_output"] = frame[f"grad_norm_layer_{n_layers}"]
+    return frame
 
 
 def run_job(study: Study, job: str, dataset_paths: dict[str, tuple[Path, Path]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Trains all stacks of ``job``; ``dataset_paths`` maps a dataset label to (data, manifest)."""
-    trials, epochs, cache = [], [], {}
+    trials, evals, cache = [], [], {}
     for stack in study.jobs()[job]:
         if stack.dataset not in cache:
             cache[stack.dataset] = load_dataset(*dataset_paths[stack.dataset])
-        stack_trials, stack_epochs = train_stack(study, stack, cache[stack.dataset])
+        stack_trials, stack_evals = train_stack(study, stack, cache[stack.dataset])
         trials.append(stack_trials)
-        epochs.append(stack_epochs)
-    return pd.concat(trials, ignore_index=True), pd.concat(epochs, ignore_index=True)
+        evals.append(stack_evals)
+    return pd.concat(trials, ignore_index=True), pd.concat(evals, ignore_index=True)

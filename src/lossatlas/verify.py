@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lossatlas.aggregate import CELL, summarize_cells
+from lossatlas.aggregate import cell_table, trial_metrics
+from lossatlas.results import CELL
 from lossatlas.config import Stack, load_study_file
 from lossatlas.datasets import generate
+from lossatlas.results import read
 
 RTOL = 1e-5
 ATOL = 1e-9
@@ -63,8 +65,8 @@ def main(argv=None) -> int:
 
     study = load_study_file(args.config)
     results = Path(args.results)
-    trials = pd.read_parquet(results / "aggregate" / "trials.parquet")
-    cells = pd.read_csv(results / "aggregate" / "cells.csv", keep_default_na=False, na_values=[""])
+    trials = read(results / "aggregate" / "trials.parquet")
+    cells = read(results / "aggregate" / "cells.csv")
     if not 1 <= args.cells <= len(cells):
         raise ValueError(f"--cells must be between 1 and {len(cells)}, got {args.cells}")
     sample = cells.sample(n=args.cells, random_state=args.seed)[CELL]
@@ -73,11 +75,12 @@ def main(argv=None) -> int:
         print("re-running", "/".join(str(value) for value in row))
         stack = Stack(row.experiment, row.dataset, row.targets, row.model, row.optimizer, ((row.loss, row.activation),))
         data = generate(study.datasets[row.dataset], study.base_seed, study.dataset_seeds(row.dataset))
-        retrained.append(train_stack(study, stack, data)[0])
+        trial_table, eval_table = train_stack(study, stack, data)
+        retrained.append(trial_metrics(trial_table, eval_table, study, {row.dataset: data}))
     retrained = pd.concat(retrained, ignore_index=True)
     expected_trials = trials.merge(sample, on=CELL)
     expected_cells = cells.merge(sample, on=CELL)
-    recomputed = summarize_cells(retrained, study.base_seed, study.config["report"]["bootstrap_resamples"])
+    recomputed = cell_table(retrained, study)
     ok = _compare("trials (results/aggregate/trials.parquet)", expected_trials, retrained, CELL + ["seed"])
     ok &= _compare("cells (results/aggregate/cells.csv)", expected_cells, recomputed, CELL)
     print("verify:", "PASS" if ok else "FAIL")

@@ -1,15 +1,22 @@
 rule aggregate:
-    """Per-cell summaries over seeds and per-epoch curves, with 95% bootstrap CIs."""
+    """Per-trial metrics derived from the measurements (normalized errors, steps to the threshold,
+    stagnation), per-cell summaries over seeds and per-evaluation curves with 95% bootstrap CIs,
+    and the loss floors."""
     input:
         trials=job_files("trials"),
-        epochs=job_files("epochs"),
+        evals=job_files("evals"),
+        data=[dataset_files(d)["data"] for d in trained_datasets()],
+        manifests=[dataset_files(d)["manifest"] for d in trained_datasets()],
     output:
         trials=RESULTS / "aggregate" / "trials.parquet",
         cells=RESULTS / "aggregate" / "cells.csv",
         curves=RESULTS / "aggregate" / "curves.parquet",
+        floors=RESULTS / "aggregate" / "floors.csv",
     params:
-        base_seed=config["base_seed"],
-        resamples=config["report"]["bootstrap_resamples"],
+        datasets=trained_datasets(),
+        metrics=config["metrics"],
+        statistics=config["statistics"],
+        code=code_hash("aggregate", "stats", "compare", "results"),
     log:
         RESULTS / "logs" / "aggregate.log",
     benchmark:

@@ -1,8 +1,9 @@
 rule analysis:
-    """The article's seed reproduction, paired comparisons between losses, slopes against the
-    target scale, and a verdict for every claim of the claims file."""
+    """The article's seed reproduction, paired comparisons between losses and the best loss of each
+    context, slopes against the target scale, and a verdict for every claim of the claims file."""
     input:
-        trials=RESULTS / "aggregate" / "trials.parquet",
+        trials=rules.aggregate.output.trials,
+        cells=rules.aggregate.output.cells,
         article=expand(RESULTS / "article" / "{chunk}.csv", chunk=STUDY.article_jobs()),
         claims=config["claims"],
     output:
@@ -10,13 +11,15 @@ rule analysis:
         article_summary=RESULTS / "analysis" / "article_summary.csv",
         article_examples=RESULTS / "analysis" / "article_examples_2_vs_3.csv",
         comparisons=RESULTS / "analysis" / "loss_comparisons.csv",
+        best_losses=RESULTS / "analysis" / "best_losses.csv",
         slopes=RESULTS / "analysis" / "scale_slopes.csv",
         verdicts=RESULTS / "analysis" / "claims.csv",
         claim_details=RESULTS / "analysis" / "claim_details.csv",
     params:
         scales={label: spec.scale for label, spec in STUDY.datasets.items() if spec.family == "target_scale"},
         base_seed=config["base_seed"],
-        resamples=config["report"]["bootstrap_resamples"],
+        statistics=config["statistics"],
+        code=code_hash("analysis", "claims", "compare", "stats", "results"),
     log:
         RESULTS / "logs" / "analysis.log",
     benchmark:

@@ -4,6 +4,7 @@ rule article:
         runs=RESULTS / "article" / "{chunk}.csv",
     params:
         seeds=lambda wildcards: STUDY.article_jobs()[wildcards.chunk],
+        code=code_hash("article", "backend"),
     log:
         RESULTS / "logs" / "article" / "{chunk}.log",
     benchmark:

@@ -8,11 +8,12 @@ rule dataset:
         spec=lambda wildcards: json.dumps(config["datasets"][wildcards.dataset], sort_keys=True),
         base_seed=config["base_seed"],
         n_seeds=lambda wildcards: STUDY.dataset_seeds(wildcards.dataset),
+        code=code_hash("datasets", "seeds"),
     log:
         RESULTS / "logs" / "datasets" / "{dataset}.log",
     benchmark:
         RESULTS / "benchmarks" / "datasets" / "{dataset}.tsv"
     wildcard_constraints:
-        dataset="|".join(STUDY.datasets),
+        dataset="|".join(map(re.escape, STUDY.datasets)),
     script:
         "../scripts/make_dataset.py"

@@ -1,45 +1,51 @@
+import os
 import re
 
-import lossatlas.figures as lossatlas_figures
-import lossatlas.report as lossatlas_report
-import lossatlas.tables as lossatlas_tables
+import lossatlas.plan as lossatlas_plan
 
+# What is drawn and tabulated is decided from the config alone (lossatlas.plan), so that every output
+# is known before anything runs and the table ids (T1, T2, ...) are the same for every run of a config.
 # Datasets that some cell trains on, in config order: each gets a results section.
-REPORT_DATASETS = [d for d in STUDY.datasets if any(cell.dataset == d for cell in STUDY.cells)]
-# The experiments whose curves of a dataset are drawn (small enough to read; see lossatlas.figures).
-CURVE_EXPERIMENTS = {dataset: lossatlas_figures.curve_experiments(STUDY, dataset) for dataset in REPORT_DATASETS}
-FIGURE_KINDS = ("loss_curves", "test_rmse")
-# The study-wide figures (article's seeds, heatmaps, gradients, scale), by name.
-STUDY_FIGURES = {name: str(RESULTS / "figures" / "study" / f"{name}.svg") for name in lossatlas_figures.study_figures(STUDY)}
-STUDY_FIGURE_KINDS = {name: spec["kind"] for name, spec in lossatlas_figures.study_figures(STUDY).items()}
-
+REPORT_DATASETS = lossatlas_plan.report_datasets(STUDY)
+# The experiments whose curves of a dataset are drawn (small enough to read).
+CURVE_EXPERIMENTS = {dataset: lossatlas_plan.curve_experiments(STUDY, dataset) for dataset in REPORT_DATASETS}
+# The study-wide figures (article's seeds, heatmaps, gradients, scale), by name, and their kinds.
+STUDY_FIGURE_PLAN = lossatlas_plan.study_figures(STUDY)
+STUDY_FIGURES = {name: str(RESULTS / "figures" / "study" / f"{name}.svg") for name in STUDY_FIGURE_PLAN}
 
 # The report's tables, by id (T1, T2, ...: from the config alone), each as CSV, LaTeX and Markdown.
-TABLE_IDS = lossatlas_report.table_ids(STUDY)
+TABLE_IDS = lossatlas_plan.table_ids(STUDY)
 TABLES_DIR = RESULTS / "report" / "tables"
-TABLE_FILES = [str(path) for table_id in TABLE_IDS.values() for path in lossatlas_tables.table_paths(TABLES_DIR, table_id).values()]
-# Captions of Snakemake's own report (`snakemake --report`), relative to this file.
-CAPTIONS = "../../report/captions"
+TABLE_FILES = [str(path) for table_id in TABLE_IDS.values() for path in lossatlas_plan.table_paths(TABLES_DIR, table_id).values()]
+
+# Captions of Snakemake's own report (`snakemake --report`): written by the report rule from
+# lossatlas.report.captions, the one place every caption is defined. Snakemake reads them only when
+# `--report` runs, after the workflow; absolute, because report() captions are relative to this file.
+CAPTIONS_DIR = RESULTS / "report" / "captions"
+CAPTION_FILES = {name: str(CAPTIONS_DIR / f"{name}.rst") for name in lossatlas_plan.SNAKEMAKE_CAPTIONS}
+
+
+def caption(name):
+    return os.path.abspath(CAPTION_FILES[name])
 
 
 def figure_files(dataset, experiment):
-    """The SVG of each curve-figure kind of ``dataset`` in ``experiment``, and the JSON of the loss floors drawn."""
+    """The SVG of each curve figure of ``dataset`` in ``experiment``."""
     directory = RESULTS / "figures" / dataset / experiment
-    return {**{kind: str(directory / f"{kind}.svg") for kind in FIGURE_KINDS}, "floors": str(directory / "floors.json")}
+    return {kind: str(directory / f"{kind}.svg") for kind in lossatlas_plan.CURVE_FIGURES}
 
 
 def figure_outputs(dataset, experiment):
-    """figure_files, the SVGs marked for Snakemake's own report."""
+    """figure_files, marked for Snakemake's own report."""
     return {
-        name: report(path, caption=f"{CAPTIONS}/{name}.rst", category="Figures", subcategory="{dataset} / {experiment}",
-                     labels={"dataset": "{dataset}", "experiment": "{experiment}", "figure": name})
-        if name in FIGURE_KINDS else path
-        for name, path in figure_files(dataset, experiment).items()
+        kind: report(path, caption=caption(kind), category="Figures", subcategory="{dataset} / {experiment}",
+                     labels={"dataset": "{dataset}", "experiment": "{experiment}", "figure": kind})
+        for kind, path in figure_files(dataset, experiment).items()
     }
 
 
 def table_key(path):
-    """The report's table key (lossatlas.report.table_plan) of a table file."""
+    """The report's table key (lossatlas.plan.table_plan) of a table file."""
     table_id = Path(path).stem
     return next(key for key, value in TABLE_IDS.items() if value == table_id)
 
@@ -57,16 +63,17 @@ BENCHMARKS = [
 
 
 rule figures:
-    """Per-epoch curves of one dataset in one experiment with 95% CI bands: training loss (one panel per
-    loss, with each loss's floor) and test RMSE (with the noise level)."""
+    """Curves of one dataset in one experiment with 95% CI bands, at the evaluation points: training
+    loss (one panel per loss, with each loss's floor from the floors table) and test RMSE (with the
+    noise level where it is known)."""
     input:
-        curves=RESULTS / "aggregate" / "curves.parquet",
-        data=RESULTS / "datasets" / "{dataset}.npz",
+        curves=rules.aggregate.output.curves,
+        floors=rules.aggregate.output.floors,
     output:
         **figure_outputs("{dataset}", "{experiment}"),
     params:
         noise_sd=lambda wildcards: STUDY.datasets[wildcards.dataset].noise_sd,
-        n_seeds=lambda wildcards: STUDY.experiments[wildcards.experiment].n_seeds,
+        code=code_hash("figures", "plan", "textfmt", "results"),
     log:
         RESULTS / "logs" / "figures" / "{dataset}" / "{experiment}.log",
     benchmark:
@@ -80,21 +87,23 @@ rule figures:
 
 rule study_figures:
     """The study-wide figures: the article's examples over seeds, heatmaps of the grid's test nRMSE,
-    gradient norms over epochs, gradient and update norms and test nRMSE against the target scale."""
+    gradient norms over training, the initial gradient, the first update and the test nRMSE against
+    the target scale."""
     input:
-        cells=RESULTS / "aggregate" / "cells.csv",
-        curves=RESULTS / "aggregate" / "curves.parquet",
+        cells=rules.aggregate.output.cells,
+        curves=rules.aggregate.output.curves,
         slopes=rules.analysis.output.slopes,
         article_runs=rules.analysis.output.article_runs,
         article_summary=rules.analysis.output.article_summary,
     output:
         [
-            report(path, caption=f"{CAPTIONS}/{STUDY_FIGURE_KINDS[name]}.rst", category="Figures", subcategory="Study-wide",
+            report(path, caption=caption(STUDY_FIGURE_PLAN[name]["kind"]), category="Figures", subcategory="Study-wide",
                    labels={"figure": name})
             for name, path in STUDY_FIGURES.items()
         ],
     params:
         figures=STUDY_FIGURES,
+        code=code_hash("figures", "plan", "textfmt", "results"),
     log:
         RESULTS / "logs" / "figures" / "study.log",
     benchmark:
@@ -105,13 +114,15 @@ rule study_figures:
 
 rule report:
     """The report: study design, metrics, the article's examples, claims and verdicts, overview figures,
-    loss comparisons, results and curves per dataset, provenance, every cell; as HTML and PDF."""
+    loss comparisons, results and curves per dataset, provenance, every cell; as HTML and PDF; its
+    tables as CSV, LaTeX and Markdown; and the captions of Snakemake's own report."""
     input:
-        cells=RESULTS / "aggregate" / "cells.csv",
-        article_runs=rules.analysis.output.article_runs,
+        cells=rules.aggregate.output.cells,
+        floors=rules.aggregate.output.floors,
         article_summary=rules.analysis.output.article_summary,
         article_examples=rules.analysis.output.article_examples,
         comparisons=rules.analysis.output.comparisons,
+        best_losses=rules.analysis.output.best_losses,
         verdicts=rules.analysis.output.verdicts,
         figures=[
             path
@@ -124,13 +135,14 @@ rule report:
         template=Path(workflow.basedir) / "report" / "template.html.j2",
         style=Path(workflow.basedir) / "report" / "style.css",
     output:
-        html=report(REPORT_HTML, caption=f"{CAPTIONS}/report.rst", category="Report", labels={"format": "HTML"}),
-        pdf=report(REPORT_PDF, caption=f"{CAPTIONS}/report.rst", category="Report", labels={"format": "PDF"}),
+        html=report(REPORT_HTML, caption=caption("report"), category="Report", labels={"format": "HTML"}),
+        pdf=report(REPORT_PDF, caption=caption("report"), category="Report", labels={"format": "PDF"}),
         tables=[
-            report(path, caption=f"{CAPTIONS}/table.rst", category="Tables", subcategory=Path(path).stem,
+            report(path, caption=caption("table"), category="Tables", subcategory=Path(path).stem,
                    labels={"table": Path(path).stem, "format": Path(path).suffix[1:], "shows": table_key(path)})
             for path in TABLE_FILES
         ],
+        captions=list(CAPTION_FILES.values()),
     params:
         figures={
             dataset: {experiment: figure_files(dataset, experiment) for experiment in CURVE_EXPERIMENTS[dataset]}
@@ -141,6 +153,8 @@ rule report:
         # Read at render time if present; not inputs (the command line is not a result).
         invocation=RESULTS / "logs" / "invocation.json",
         tables_dir=TABLES_DIR,
+        captions_dir=CAPTIONS_DIR,
+        code=code_hash("report", "plan", "textfmt", "results"),
     log:
         RESULTS / "logs" / "report.log",
     benchmark:

@@ -4,9 +4,10 @@ rule train:
         unpack(job_datasets),
     output:
         trials=RESULTS / "train" / "{experiment}" / "{loss}" / "{job}" / "trials.parquet",
-        epochs=RESULTS / "train" / "{experiment}" / "{loss}" / "{job}" / "epochs.parquet",
+        evals=RESULTS / "train" / "{experiment}" / "{loss}" / "{job}" / "evals.parquet",
     params:
         spec=job_params,
+        code=code_hash("engine", "train", "backend", "seeds"),
     log:
         RESULTS / "logs" / "train" / "{experiment}" / "{loss}" / "{job}.log",
     benchmark:

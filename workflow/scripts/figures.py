@@ -20,12 +20,9 @@ with log_to(snakemake.log[0]):
     else:
         figures.write_figures(
             snakemake.input.curves,
+            snakemake.input.floors,
             snakemake.wildcards.dataset,
             snakemake.wildcards.experiment,
-            loss_curves=snakemake.output.loss_curves,
-            test_rmse=snakemake.output.test_rmse,
-            floors_path=snakemake.output.floors,
-            data_path=snakemake.input.data,
+            outputs=dict(snakemake.output.items()),
             noise_sd=snakemake.params.noise_sd,
-            n_seeds=snakemake.params.n_seeds,
         )

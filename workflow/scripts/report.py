@@ -10,24 +10,26 @@ with log_to(snakemake.log[0]):
     if not os.environ.get("SOURCE_DATE_EPOCH"):
         os.environ["SOURCE_DATE_EPOCH"] = str(max(int(os.stat(path).st_mtime) for path in snakemake.input))
 
-    from lossatlas.citation import find_cff
     from lossatlas.config import load_study
     from lossatlas.report import ANALYSIS_FILES, write_report
+    from lossatlas.report.citation import find_cff
 
     write_report(
         load_study(snakemake.config),
         cells=snakemake.input.cells,
+        floors=snakemake.input.floors,
+        analysis={name: snakemake.input[name] for name in ANALYSIS_FILES},
         figures=snakemake.params.figures,
+        study_figures=snakemake.params.study_figures,
         benchmarks=snakemake.input.benchmarks,
         template=snakemake.input.template,
         style=snakemake.input.style,
         html=snakemake.output.html,
         pdf=snakemake.output.pdf,
+        tables_dir=snakemake.params.tables_dir,
+        captions_dir=snakemake.params.captions_dir,
         repo=snakemake.params.repo,
-        analysis={name: snakemake.input[name] for name in ANALYSIS_FILES},
-        study_figures=snakemake.params.study_figures,
         invocation=snakemake.params.invocation,
         # The workflow's CITATION.cff, else the one of the checkout lossatlas is installed from.
         citation_file=find_cff(snakemake.params.repo),
-        tables_dir=snakemake.params.tables_dir,
     )

@@ -17,7 +17,7 @@ with log_to(snakemake.log[0]):
         if name.startswith("data_")
     }
     job = f"{snakemake.wildcards.experiment}/{snakemake.wildcards.loss}/{snakemake.wildcards.job}"
-    trials, epochs = run_job(study, job, datasets)
-    write_table(snakemake.output.epochs, epochs)
+    trials, evals = run_job(study, job, datasets)
+    write_table(snakemake.output.evals, evals)
     write_table(snakemake.output.trials, trials)
     print(f"{job}: {len(trials)} trials, {trials['diverged'].sum()} diverged")

@@ -12,7 +12,7 @@ import yaml
 def find_cff(*directories: str | os.PathLike) -> Path | None:
     """The first ``CITATION.cff`` in ``directories``, then in the checkout lossatlas is installed from; None if none."""
     candidates = [Path(d) / "CITATION.cff" for d in directories]
-    candidates.append(Path(__file__).resolve().parents[2] / "CITATION.cff")
+    candidates.append(Path(__file__).resolve().parents[3] / "CITATION.cff")  # src/lossatlas/report/ -> the checkout
     return next((path for path in candidates if path.is_file()), None)
 
 

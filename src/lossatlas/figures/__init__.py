@@ -1,0 +1,38 @@
+"""Figures of the report: curves with their 95% bootstrap bands, heatmaps of the grid, gradient
+diagnostics against the target scale, and the article's examples over seeds.
+
+Plot functions take slices of the results tables and return ``(fig, axes)``; they never write files.
+:func:`save_svg` writes a figure as deterministic SVG. :func:`write_figures` and
+:func:`write_study_figures` are the entry points of the workflow's figure rules. Which figures a
+study gets is decided by :mod:`lossatlas.plan`, from the config alone.
+
+Modules: :mod:`.style` (the shared look, layout, legends, saving), :mod:`.curves` (training loss
+and test RMSE of one dataset and experiment), :mod:`.grid` (heatmaps), :mod:`.scale` (gradient
+diagnostics), :mod:`.article` (the article's examples), :mod:`.write` (reading and writing).
+This package reads :mod:`lossatlas.results`, :mod:`lossatlas.plan` and :mod:`lossatlas.textfmt`;
+it never imports :mod:`lossatlas.report`.
+"""
+
+from lossatlas.figures.article import plot_article_seeds
+from lossatlas.figures.curves import plot_by_loss, plot_loss_curves, plot_test_rmse
+from lossatlas.figures.grid import plot_nrmse_heatmap
+from lossatlas.figures.scale import SCALE_METRICS, plot_gradient_curves, plot_nrmse_vs_scale, plot_scale_diagnostics
+from lossatlas.figures.style import STYLE, round_path_data, save_svg
+from lossatlas.figures.write import write_figures, write_study_figures
+
+__all__ = [
+    "SCALE_METRICS",
+    "STYLE",
+    "plot_article_seeds",
+    "plot_by_loss",
+    "plot_gradient_curves",
+    "plot_loss_curves",
+    "plot_nrmse_heatmap",
+    "plot_nrmse_vs_scale",
+    "plot_scale_diagnostics",
+    "plot_test_rmse",
+    "round_path_data",
+    "save_svg",
+    "write_figures",
+    "write_study_figures",
+]

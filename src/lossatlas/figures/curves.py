@@ -1,0 +1,124 @@
+"""Curves of one dataset and experiment: training loss and test RMSE against epoch, a panel per loss.
+
+The curves table (``results/aggregate/curves.parquet``, :data:`lossatlas.results.TABLES`) is long,
+one row per cell, metric and evaluation point: the cell's coordinates and ``metric, epoch, mean,
+ci_low, ci_high``. Epoch 0 is the initial weights; ``train_loss`` has no value there.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from lossatlas.config import LOSSES
+from lossatlas.figures.style import (
+    FLOOR_STYLES,
+    LINE_DIMENSIONS,
+    STYLE,
+    add_legend,
+    check_curves,
+    draw_lines,
+    legend_rows,
+    new_figure,
+    varying_dimensions,
+    y_scale,
+)
+from lossatlas.plan import panel_by_activation
+
+
+def curve_panels(rows: pd.DataFrame) -> list[str]:
+    """The dimensions that make a panel: ``loss``, and ``activation`` too when a loss would otherwise
+    have too many lines (:func:`lossatlas.plan.panel_by_activation`)."""
+    others = varying_dimensions(rows, tuple(d for d in LINE_DIMENSIONS if d != "loss"))
+    lines = rows.groupby(["loss", *others]).ngroups / max(rows["loss"].nunique(), 1)
+    if "activation" in others and panel_by_activation(lines, rows["activation"].nunique()):
+        return ["loss", "activation"]
+    return ["loss"]
+
+
+def plot_by_loss(
+    curves: pd.DataFrame,
+    metric: str,
+    ylabel: str,
+    share_y: bool,
+    floors: Mapping[tuple[str, str], float] | None = None,
+    reference: tuple[float, str] | None = None,
+) -> tuple[Figure, np.ndarray]:
+    """``metric`` vs epoch, one panel per loss function (and per activation when a loss has too many
+    lines), one line and 95% CI band per cell.
+
+    Args:
+        curves: curves table (see module doc) of one dataset.
+        metric: the ``metric`` value to plot.
+        ylabel: the y-axis label; ``{loss}`` is replaced by each panel's loss.
+        share_y: one y axis for all panels (for metrics comparable across losses).
+        floors: ``(loss, targets) -> value``: drawn as a horizontal line in the panels of ``loss``
+            with lines of that target preprocessing (dotted for raw targets, dash-dotted for
+            standardized ones).
+        reference: ``(value, label)`` drawn as a horizontal line in every panel.
+    Returns:
+        ``(fig, axes)``, ``axes`` of shape ``(n_panels,)``, losses in the order of
+        :data:`lossatlas.config.LOSSES` (others after them, in the order they first appear in
+        ``curves``). Lines are labelled by the other dimensions that vary; a line keeps its colour in
+        every panel, and one legend below the panels names them.
+    """
+    rows = check_curves(curves, metric)
+    floors = dict(floors or {})
+    panel_dimensions = curve_panels(rows)
+    panels = list(dict.fromkeys(map(tuple, rows[panel_dimensions].itertuples(index=False))))
+    order = {loss: index for index, loss in enumerate(dict.fromkeys(curves.loc[curves["metric"] == metric, "loss"]))}
+    panels.sort(key=lambda key: (LOSSES.index(key[0]) if key[0] in LOSSES else len(LOSSES), order[key[0]]))
+    dimensions = varying_dimensions(rows, tuple(d for d in LINE_DIMENSIONS if d not in panel_dimensions))
+    keys = sorted({tuple(key) for key in rows[dimensions].itertuples(index=False)})
+    colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
+    extra = []
+    with matplotlib.rc_context(STYLE):
+        drawn = {(loss, targets) for loss, targets in floors if ((rows["loss"] == loss) & (rows["targets"] == targets)).any()}
+        kinds = sorted({targets for _, targets in drawn}, key=list(FLOOR_STYLES).index)
+        fig, axes = new_figure(len(panels), legend_rows(keys, len(kinds) + bool(reference)), share_y=share_y)
+        for ax, panel_key in zip(axes, panels):
+            mask = np.logical_and.reduce([rows[d] == v for d, v in zip(panel_dimensions, panel_key)])
+            panel = rows[mask]
+            loss = panel_key[0]
+            draw_lines(ax, panel, keys, dimensions, colormap)
+            lines = [panel[["mean", "ci_low", "ci_high"]].to_numpy().ravel()]
+            for targets in FLOOR_STYLES:
+                if (loss, targets) in drawn and (panel["targets"] == targets).any():
+                    ax.axhline(floors[(loss, targets)], zorder=3, **FLOOR_STYLES[targets])
+                    lines.append(np.array([floors[(loss, targets)]]))
+            if reference is not None:
+                ax.axhline(reference[0], zorder=3, **FLOOR_STYLES["raw"])
+                lines.append(np.array([reference[0]]))
+            scaled = rows[["mean", "ci_low", "ci_high"]].to_numpy().ravel() if share_y else np.concatenate(lines)
+            if share_y and reference is not None:
+                scaled = np.append(scaled, reference[0])
+            ax.set_yscale(y_scale(scaled))
+            ax.set_title(" · ".join(f"{d}: {v}" for d, v in zip(panel_dimensions, panel_key)))
+            if not share_y or ax.get_subplotspec().is_first_col():
+                ax.set_ylabel(ylabel.format(loss=loss))
+        for targets in kinds:
+            extra.append((Line2D([], [], **FLOOR_STYLES[targets]), f"loss floor, {targets} targets"))
+        if reference is not None:
+            extra.append((Line2D([], [], **FLOOR_STYLES["raw"]), reference[1]))
+        add_legend(fig, axes, keys, dimensions, extra)
+    return fig, axes
+
+
+def plot_loss_curves(curves: pd.DataFrame, floors: Mapping[tuple[str, str], float] | None = None) -> tuple[Figure, np.ndarray]:
+    """Training loss vs epoch, one panel per loss function, each with its own y axis (losses of
+    different functions are not comparable), with each loss's floor (``results/aggregate/floors.csv``)
+    where ``floors`` gives one. See :func:`plot_by_loss`."""
+    return plot_by_loss(curves, "train_loss", "training loss ({loss})", share_y=False, floors=floors)
+
+
+def plot_test_rmse(curves: pd.DataFrame, noise_sd: float | None = None) -> tuple[Figure, np.ndarray]:
+    """Test RMSE vs epoch, one panel per loss function on one shared y axis, so that cells trained
+    with different losses compare directly; with the noise standard deviation (the RMSE of the
+    noise-free function) drawn when ``noise_sd`` is known. See :func:`plot_by_loss`."""
+    reference = None if noise_sd is None else (noise_sd, "noise sd (RMSE of the generating function)")
+    return plot_by_loss(curves, "test_rmse", "test RMSE", share_y=True, reference=reference)

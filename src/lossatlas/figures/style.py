@@ -1,0 +1,206 @@
+"""The look every figure shares, and the helpers that draw and save with it.
+
+:data:`STYLE` is Matplotlib's rc settings; :func:`new_figure` lays out panels at the report's text
+width with room for one legend below them (:func:`add_legend`); :func:`draw_band` draws one mean
+curve and its confidence band, thinned to :data:`lossatlas.plan.MAX_POINTS` points
+(:func:`thin`); :func:`save_svg` writes a figure as deterministic SVG.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
+
+from lossatlas import results  # noqa: E402
+from lossatlas.atomic import atomic_path  # noqa: E402
+from lossatlas.plan import MAX_POINTS  # noqa: E402
+from lossatlas.results import CELL  # noqa: E402
+
+# Dimensions a line of a figure can differ in, in the order its label names them.
+LINE_DIMENSIONS = tuple(d for d in CELL if d != "dataset")
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+PANEL_COLUMNS = 4
+FIGURE_WIDTH = 7.0  # inches: the text width of an A4 page, so that the report shows figures at 1:1
+PANEL_HEIGHT = 2.2  # inches per row of panels
+LEGEND_ROW_HEIGHT = 0.16  # inches per row of legend entries, below the panels
+STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "path",
+}
+# Horizontal reference lines: a loss floor by target preprocessing; "raw" also for the noise level.
+FLOOR_STYLES = {
+    "raw": {"color": "black", "linestyle": (0, (1, 1.5)), "linewidth": 1.0},
+    "standardized": {"color": "0.45", "linestyle": (0, (4, 1.5, 1, 1.5)), "linewidth": 1.0},
+}
+
+
+def check_curves(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The rows of ``metric``, sorted by cell and epoch; ValueError if a column of the curves table
+    (:data:`lossatlas.results.TABLES`) or the metric is missing."""
+    results.check(curves, "curves")
+    rows = curves[curves["metric"] == metric]
+    if rows.empty:
+        raise ValueError(f"curves table has no rows for metric {metric!r}")
+    return rows.sort_values([*CELL, "epoch"], kind="stable")
+
+
+def check_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    """ValueError naming the columns of ``columns`` that ``frame`` (a slice of the ``name`` table) lacks."""
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} table lacks column(s) {', '.join(missing)}")
+
+
+def varying_dimensions(curves: pd.DataFrame, dimensions=LINE_DIMENSIONS) -> list[str]:
+    """The dimensions that take more than one value in ``curves`` (at least the last one)."""
+    varying = [d for d in dimensions if curves[d].nunique() > 1]
+    return varying or [dimensions[-1]]
+
+
+def line_style(index: int, colormap) -> dict:
+    """Colour and dash of the ``index``-th line: the colormap's colours, then the next dash."""
+    count = colormap.N
+    return {"color": colormap(index % count), "linestyle": LINESTYLES[(index // count) % len(LINESTYLES)]}
+
+
+def y_scale(values: np.ndarray) -> str:
+    """``"log"`` when every finite value is positive and they span more than a factor of 10."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
+        return "log"
+    return "linear"
+
+
+def thin(curve: pd.DataFrame, points: int = MAX_POINTS) -> pd.DataFrame:
+    """At most ``points`` rows of ``curve``, evenly spaced, the first and last kept (a long curve's
+    drawing, to keep the SVG small; the values are not changed)."""
+    if len(curve) <= points:
+        return curve
+    return curve.iloc[np.unique(np.linspace(0, len(curve) - 1, points).round().astype(int))]
+
+
+def draw_band(ax, curve: pd.DataFrame, label: str, style: dict) -> None:
+    """One mean line and its ``ci_low..ci_high`` band; ``curve`` holds one cell's rows, by epoch
+    (drawn at :data:`lossatlas.plan.MAX_POINTS` points at most, :func:`thin`)."""
+    curve = thin(curve)
+    epochs = curve["epoch"].to_numpy()
+    ax.fill_between(
+        epochs, curve["ci_low"].to_numpy(), curve["ci_high"].to_numpy(), color=style["color"], alpha=0.18, linewidth=0
+    )
+    ax.plot(epochs, curve["mean"].to_numpy(), label=label, linewidth=1.2, **style)
+
+
+def draw_lines(ax, curves: pd.DataFrame, keys: list[tuple], dimensions: list[str], colormap) -> None:
+    """Draws every line of ``curves`` (grouped by ``dimensions``); ``keys`` fixes each line's style."""
+    for key, curve in curves.groupby(dimensions, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        draw_band(ax, curve, line_labels([key])[0], line_style(keys.index(key), colormap))
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    ax.grid(True, linewidth=0.3, alpha=0.5)
+
+
+def new_figure(
+    panels: int, legend_rows: int, share_y: bool = False, columns: int | None = None, panel_height: float = PANEL_HEIGHT
+) -> tuple[Figure, np.ndarray]:
+    """A figure ``FIGURE_WIDTH`` wide with ``panels`` axes in rows of at most ``columns``
+    (``PANEL_COLUMNS``) and room below them for ``legend_rows`` rows of legend; returns
+    ``(fig, axes)``, ``axes`` of shape ``(panels,)``."""
+    if panels < 1:
+        raise ValueError(f"a figure needs at least one panel, got {panels}")
+    columns = min(panels, columns or PANEL_COLUMNS)
+    rows = math.ceil(panels / columns)
+    height = panel_height * rows + 0.4 + LEGEND_ROW_HEIGHT * legend_rows
+    fig = Figure(figsize=(FIGURE_WIDTH, height), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False, sharey=share_y).ravel()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    return fig, axes[:panels]
+
+
+def legend_columns(labels: list[str], font_size: float = STYLE["legend.fontsize"]) -> int:
+    """How many legend entries of the longest label fit side by side across ``FIGURE_WIDTH``."""
+    entry_points = 0.6 * font_size * max(len(label) for label in labels) + 3 * font_size
+    return max(1, min(len(labels), int(FIGURE_WIDTH * 72 * 0.95 // entry_points)))
+
+
+def line_labels(keys: list[tuple]) -> list[str]:
+    """The legend label of each line key: its values joined by " / "."""
+    return [" / ".join(map(str, key)) for key in keys]
+
+
+def legend_rows(keys: list[tuple], extra: int = 0) -> int:
+    """Rows the legend of ``keys`` (and ``extra`` more entries) takes, its title included."""
+    labels = line_labels(keys) + ["floor, standardized targets"] * extra
+    return math.ceil(len(labels) / legend_columns(labels)) + 1
+
+
+def add_legend(fig: Figure, axes, keys: list[tuple], dimensions: list[str], extra: Sequence[tuple] = ()) -> None:
+    """One legend below the panels naming every line, in ``keys`` order, then the ``extra``
+    ``(handle, label)`` entries."""
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    labels = line_labels(keys)
+    entries = [(handles[label], label) for label in labels if label in handles] + list(extra)
+    fig.legend(
+        [handle for handle, _ in entries],
+        [label for _, label in entries],
+        loc="outside lower center",
+        ncols=legend_columns([label for _, label in entries]),
+        frameon=False,
+        title=" / ".join(dimensions),
+    )
+
+
+def log_ticks(ax) -> None:
+    """On a log x axis, labelled ticks at 1, 2 and 5 times the powers of ten, and no minor labels."""
+    if ax.get_xscale() == "log":
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def round_path_data(svg: str, decimals: int = 2) -> str:
+    """``svg`` with the coordinates of every path (``d`` attributes) rounded to ``decimals`` places:
+    a hundredth of a point is finer than any display, and the file gets much smaller."""
+    number = re.compile(r"-?\d+\.\d{%d,}" % (decimals + 1))
+
+    def shorten(match: re.Match) -> str:
+        text = f"{float(match.group(0)):.{decimals}f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
+
+    return re.sub(r'(\sd=")([^"]*)(")', lambda m: m.group(1) + number.sub(shorten, m.group(2)) + m.group(3), svg)
+
+
+def save_svg(fig: Figure, path: str | os.PathLike) -> None:
+    """Writes ``fig`` to ``path`` as SVG, atomically, with the same bytes for the same figure.
+
+    Element ids are hashed with a fixed salt, the SVG carries no date or other metadata, and path
+    coordinates are rounded to a hundredth of a point (:func:`round_path_data`).
+    """
+    buffer = io.StringIO()
+    with matplotlib.rc_context({**STYLE, "svg.hashsalt": "lossatlas"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Format": None, "Type": None, "Creator": None})
+    with atomic_path(path) as tmp:
+        tmp.write_text(round_path_data(buffer.getvalue()), encoding="utf-8")

@@ -1,0 +1,33 @@
+"""The paper-style report: its context, built from the results files and the study, rendered to
+HTML and PDF, and its tables written as CSV, LaTeX and Markdown.
+
+Every number the report shows is computed by an earlier stage (aggregation, analysis) or read
+from the config, and formatted by :mod:`lossatlas.textfmt`. Which tables it has and their ids
+(``T1, T2, ...``) come from :mod:`lossatlas.plan`, so that the same config numbers them the same.
+
+Modules: :mod:`.sections` (results per dataset, appendix), :mod:`.design` (method, threats to
+validity), :mod:`.findings` (the article's examples, claims, best losses), :mod:`.captions` (every
+caption and table title), :mod:`.embed` (figures and their SVG), :mod:`.tables` (citable tables
+and their writers), :mod:`.provenance` and :mod:`.citation`, :mod:`.render` (context, HTML, PDF;
+:func:`write_report` is the workflow's entry point). This package reads :mod:`lossatlas.results`,
+:mod:`lossatlas.plan` and :mod:`lossatlas.textfmt`; it never imports :mod:`lossatlas.figures`.
+"""
+
+from lossatlas.report.embed import number_items, svg_for_html
+from lossatlas.report.render import ANALYSIS_FILES, build_context, read_analysis, render_html, write_pdf, write_report
+from lossatlas.textfmt import format_bounds, format_count, format_interval, format_number
+
+__all__ = [
+    "ANALYSIS_FILES",
+    "build_context",
+    "format_bounds",
+    "format_count",
+    "format_interval",
+    "format_number",
+    "number_items",
+    "read_analysis",
+    "render_html",
+    "svg_for_html",
+    "write_pdf",
+    "write_report",
+]

@@ -1,0 +1,190 @@
+"""The method section and the threats to validity, from the config alone: datasets, models,
+optimizers, experiments, excluded and flagged cells, the metric settings, what the grid leaves out."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import numbers
+from typing import Sequence
+
+from lossatlas.config import Experiment
+from lossatlas.datasets import FAMILIES
+from lossatlas.plan import cell_key, statistics
+from lossatlas.report.sections import TABLE_DIMENSIONS
+from lossatlas.results import CELL
+from lossatlas.textfmt import format_bounds, format_known, format_number, heading, join_words, loss_name
+
+
+def experiments_table(study) -> list[dict]:
+    """The experiments, one row per field of :class:`lossatlas.config.Experiment` (lists joined by
+    commas, numbers by :func:`lossatlas.textfmt.format_number`), then the cells run and excluded;
+    one column per experiment.
+
+    Returns:
+        rows ``{"heading", "values"}``, ``values`` in the config's experiment order; the first row
+        is the experiments' labels.
+    """
+    def text(value) -> str:
+        if isinstance(value, tuple):
+            return ", ".join(map(str, value))
+        return format_number(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else str(value)
+
+    experiments = list(study.experiments.values())
+    rows = [
+        {
+            "heading": "Experiment" if field.name == "label" else heading(field.name),
+            "values": [text(getattr(experiment, field.name)) for experiment in experiments],
+        }
+        for field in dataclasses.fields(Experiment)
+    ]
+    for title, items in (("Cells run", study.cells), ("Excluded", [item.cell for item in study.excluded])):
+        counts = [sum(cell.experiment == experiment.label for cell in items) for experiment in experiments]
+        rows.append({"heading": title, "values": [format_number(count) for count in counts]})
+    return rows
+
+
+def product_rows(keys: Sequence[tuple]) -> list[list[list[str]]]:
+    """``keys`` (tuples of equal length) as few rows as this finds, each row the Cartesian product of
+    its columns' value lists, together exactly ``keys``: a set that is a full product is one row;
+    otherwise it is split by the first column with more than one value, recursively, and rows
+    that differ in one column only are then merged. Values keep their first-seen order.
+
+    Returns:
+        rows, each a list of value lists, one per position of the keys.
+    """
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return []
+    values = [list(dict.fromkeys(key[i] for key in keys)) for i in range(len(keys[0]))]
+    if math.prod(len(v) for v in values) == len(keys):
+        return [values]
+    split = next(i for i, v in enumerate(values) if len(v) > 1)
+    rows = [row for value in values[split] for row in product_rows([k for k in keys if k[split] == value])]
+    merged = True
+    while merged:
+        merged = False
+        for a, b in itertools.combinations(range(len(rows)), 2):
+            differing = [i for i in range(len(values)) if rows[a][i] != rows[b][i]]
+            if len(differing) == 1:
+                column = differing[0]
+                rows[a] = [*rows[a][:column], rows[a][column] + rows[b][column], *rows[a][column + 1 :]]
+                del rows[b]
+                merged = True
+                break
+    return rows
+
+
+def cells_by_reason(items: Sequence[tuple]) -> dict:
+    """Cells listed under the reason they share, for the excluded and the flagged cells, compactly:
+    each row stands for every combination of the values it lists (:func:`product_rows`).
+
+    Args:
+        items: ``(cell, reason)`` pairs, cells of :class:`lossatlas.config.Cell`.
+    Returns:
+        ``{"headings", "groups"}``: the coordinates shown (``dataset`` and the table dimensions,
+        and any other that takes more than one value) and, per reason in first-seen order,
+        ``{"reason", "count", "experiments", "cells"}``: ``experiments`` the cell count per
+        experiment (``"grid 30, remedies 6"``), ``cells`` rows of texts, one per coordinate shown
+        (several values joined by ", ").
+    """
+    keys = [dict(zip(CELL, cell_key(cell))) for cell, _ in items]
+    shown = [d for d in CELL if d in ("dataset", *TABLE_DIMENSIONS) or len({k[d] for k in keys}) > 1]
+    groups: dict[str, list] = {}
+    experiments: dict[str, dict[str, int]] = {}
+    for key, (_, reason) in zip(keys, items):
+        groups.setdefault(reason, []).append(tuple(key[d] for d in shown))
+        counts = experiments.setdefault(reason, {})
+        counts[key["experiment"]] = counts.get(key["experiment"], 0) + 1
+    return {
+        "headings": [heading(d) for d in shown],
+        "groups": [
+            {
+                "reason": r,
+                "count": format_number(len(c)),
+                "experiments": ", ".join(f"{e} {format_number(n)}" for e, n in experiments[r].items()),
+                "cells": [[", ".join(v) for v in row] for row in product_rows(c)],
+            }
+            for r, c in groups.items()
+        ],
+    }
+
+
+def design_context(study) -> dict:
+    """The grid that was run, from the config: datasets (a noise sd that is not known, as for real
+    data, reads "unknown"), models, optimizers, experiments, seeds, excluded cells (with reasons)
+    and flagged cells (with the flag's text)."""
+    datasets = [
+        {
+            "label": spec.label,
+            "family": spec.family,
+            "description": FAMILIES[spec.family].description,
+            "scale": format_number(spec.scale),
+            "n_train": format_number(spec.n_train),
+            "n_test": format_number(spec.n_test),
+            "noise_sd": format_known(spec.noise_sd),
+            "target_range": format_bounds(*spec.target_range),
+        }
+        for spec in study.datasets.values()
+    ]
+    return {
+        "datasets": datasets,
+        "models": [{"label": m.label, "layers": m.describe()} for m in study.models.values()],
+        "optimizers": [{"label": o.label, "setting": o.describe()} for o in study.optimizers.values()],
+        "experiments": experiments_table(study),
+        "base_seed": format_number(study.base_seed),
+        "cell_headings": [heading(d) for d in CELL],
+        "excluded": cells_by_reason([(item.cell, item.reason) for item in study.excluded]),
+        "n_excluded": format_number(len(study.excluded)),
+        "flagged": cells_by_reason(list(study.flags.items())),
+        "n_flagged": format_number(len(study.flags)),
+    }
+
+
+def metrics_context(study) -> dict:
+    """The settings the metric definitions quote, from the config (the statistics settings from
+    :func:`lossatlas.plan.statistics`)."""
+    metrics = study.config["metrics"]
+    settings = statistics(study)
+    return {
+        "nrmse_threshold": format_number(metrics["nrmse_threshold"]),
+        "stagnation_window": format_number(metrics["stagnation_window"]),
+        "stagnation_window_percent": format_number(100 * metrics["stagnation_window"]),
+        "stagnation_tolerance": format_number(metrics["stagnation_tolerance"]),
+        "stagnation_margin": format_number(metrics["stagnation_margin"]),
+        "stagnation_bound": format_number(1 + metrics["stagnation_margin"]),
+        "saturation_threshold": format_number(study.config["diagnostics"]["saturation_threshold"]),
+        "bootstrap_resamples": format_number(settings["bootstrap_resamples"]),
+        "comparison_alpha": format_number(settings["alpha"]),
+    }
+
+
+def threats_context(study) -> dict:
+    """What the grid does not cover, from the config, and the fixed scope of the code."""
+    specs = list(study.datasets.values())
+    families = sorted({spec.family for spec in specs})
+    epochs = sorted({e.epochs for e in study.experiments.values()})
+    seeds = sorted({e.n_seeds for e in study.experiments.values()})
+    losses = list(dict.fromkeys(loss for e in study.experiments.values() for loss in e.losses))
+    activations = list(dict.fromkeys(a for e in study.experiments.values() for a in e.activations))
+    batch = sorted({e.batch_size for e in study.experiments.values()})
+    features = sorted({FAMILIES[f].n_features for f in families})
+    real_data = any(FAMILIES[f].n_rows is not None for f in families)
+    missing = [*(["real data"] if not real_data else []), *(["several inputs"] if features == [1] else []), "classification targets"]
+    return {
+        "families": [{"family": f, "description": FAMILIES[f].description} for f in families],
+        "real_data": real_data,
+        "not_covered": "No " + ", no ".join(missing) + ".",
+        "n_features": join_words([format_number(n) for n in features]),
+        "one_feature": features == [1],
+        "n_train": join_words([format_number(n) for n in sorted({s.n_train for s in specs})]),
+        "models": [m.describe() for m in study.models.values()],
+        "optimizers": [o.describe() for o in study.optimizers.values()],
+        "losses": join_words([loss_name(loss) for loss in losses]),
+        "activations": join_words(activations),
+        "epochs": join_words([format_number(e) for e in epochs]),
+        "batch_sizes": join_words([format_number(b) for b in batch]),
+        "seeds": join_words([format_number(n) for n in seeds]),
+        "n_excluded": format_number(len(study.excluded)),
+    }

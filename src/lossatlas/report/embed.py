@@ -1,0 +1,118 @@
+"""The figures the report shows: each SVG (made by the figure rules) with its caption, numbered
+in the order shown and inlined into the HTML."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import markupsafe
+import pandas as pd
+
+from lossatlas.plan import CURVE_FIGURES, study_figures
+from lossatlas.report.captions import curve_captions, study_figure_caption
+
+FLOOR_COLUMNS = ["experiment", "dataset", "targets", "loss", "floor"]
+
+
+def figure_entry(path: str | os.PathLike, caption: str, tall: bool = False) -> dict:
+    """A figure to show: its SVG ``path`` and ``caption``; numbered and inlined by :func:`number_items`."""
+    return {"kind": "figure", "path": str(path), "caption": caption, "tall": tall}
+
+
+def style_to_attributes(declarations: str) -> str:
+    """``"fill: #fff; stroke-width: 0.8"`` as SVG presentation attributes ``'fill="#fff" stroke-width="0.8"'``."""
+    pairs = [part.split(":", 1) for part in declarations.split(";") if part.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"not a CSS declaration list: {declarations!r}")
+    # The values come from a double-quoted XML attribute: already escaped, and free of '"'.
+    return " ".join(f'{name.strip()}="{value.strip()}"' for name, value in pairs)
+
+
+def svg_for_html(svg: str, prefix: str) -> str:
+    """A Matplotlib SVG file's text made fit to inline in an HTML page.
+
+    Drops the XML prolog and doctype; turns the ``<style>`` sheet and ``style`` attributes into
+    presentation attributes (an inline ``<style>`` would apply to the whole page, and HTML renderers
+    such as WeasyPrint read ``style`` attributes as HTML CSS); prefixes every ``id``, and every
+    reference to one, with ``prefix``, so that figures on one page don't share ids.
+    """
+    start = svg.find("<svg")
+    if start < 0:
+        raise ValueError("not an SVG document: no <svg> element")
+    svg = svg[start:]
+    sheet = re.search(r"<style[^>]*>\s*\*\s*\{([^}]*)\}\s*</style>", svg)
+    if sheet:
+        svg = svg[: sheet.start()] + svg[sheet.end() :]
+        svg = svg.replace("<svg ", f"<svg {style_to_attributes(sheet.group(1))} ", 1)
+    if "<style" in svg:
+        raise ValueError("SVG has a <style> sheet other than Matplotlib's default one")
+    svg = re.sub(r'(?<=\s)style="([^"]*)"', lambda match: style_to_attributes(match.group(1)), svg)
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', svg)
+    svg = re.sub(r'(xlink:href|href)="#([^"]+)"', rf'\1="#{prefix}\2"', svg)
+    return re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
+
+
+def number_items(tables: Sequence[dict], figures: Sequence[dict]) -> None:
+    """Numbers ``tables`` ``T1, T2, ...`` (those without an id yet) and ``figures`` ``F1, F2, ...`` in
+    the order given (the report's order), in place, and inlines each figure's SVG
+    (:func:`svg_for_html`) with its id as prefix."""
+    for number, table in enumerate(tables, 1):
+        table.setdefault("id", f"T{number}")
+        table.setdefault("number", number)
+    for number, figure in enumerate(figures, 1):
+        figure["id"], figure["number"] = f"F{number}", number
+        svg = svg_for_html(Path(figure["path"]).read_text(encoding="utf-8"), f"F{number}-")
+        figure["svg"] = markupsafe.Markup(svg)
+
+
+def add_curve_figures(
+    sections: Sequence[dict],
+    cells: pd.DataFrame,
+    study,
+    figures: Mapping[str, Mapping[str, Mapping[str, str | os.PathLike]]],
+    floors: pd.DataFrame | None = None,
+) -> None:
+    """Adds to each dataset section (in place) the curve figures of its listed experiments.
+
+    Args:
+        sections: from :func:`lossatlas.report.sections.dataset_sections`.
+        figures: dataset -> experiment -> kind (of :data:`lossatlas.plan.CURVE_FIGURES`) -> SVG path.
+        floors: the floors table (``results/aggregate/floors.csv``) the captions quote; None: none.
+    """
+    if floors is None:
+        floors = pd.DataFrame(columns=FLOOR_COLUMNS)
+    missing = [column for column in FLOOR_COLUMNS if column not in floors.columns]
+    if missing:
+        raise ValueError(f"floors table lacks column(s) {', '.join(missing)}")
+    for section in sections:
+        dataset = section["dataset"]
+        for experiment, paths in figures.get(dataset, {}).items():
+            unknown = set(paths) - set(CURVE_FIGURES)
+            if unknown:
+                raise ValueError(f"unknown figure kind(s) {', '.join(sorted(unknown))}; known: {', '.join(CURVE_FIGURES)}")
+            part = cells[(cells["dataset"] == dataset) & (cells["experiment"] == experiment)]
+            drawn = floors[(floors["dataset"] == dataset) & (floors["experiment"] == experiment)]
+            summarised = [s["experiment"] for s in section["summarised"]]
+            captions = curve_captions(dataset, experiment, part, study, drawn, summarised)
+            for kind in CURVE_FIGURES:
+                if kind in paths:
+                    section["figures"].append(figure_entry(paths[kind], captions[kind]))
+
+
+def study_figure_entries(study, paths: Mapping[str, str | os.PathLike], cells: pd.DataFrame) -> dict[str, list[dict]]:
+    """The study-wide figures (:func:`lossatlas.plan.study_figures`) with their captions, by the
+    report section that shows them: ``"article"`` and ``"overview"``."""
+    plan = study_figures(study)
+    unknown = set(paths) - set(plan)
+    if unknown:
+        raise ValueError(f"unknown study figure(s) {', '.join(sorted(unknown))}; the study makes {', '.join(plan)}")
+    entries: dict[str, list[dict]] = {"article": [], "overview": []}
+    for name, spec in plan.items():
+        if name in paths:
+            section = "article" if spec["kind"] == "article_seeds" else "overview"
+            entry = figure_entry(paths[name], study_figure_caption(spec, study, cells), tall=spec["kind"] == "nrmse_heatmap")
+            entries[section].append(entry)
+    return entries

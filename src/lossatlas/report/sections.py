@@ -1,0 +1,241 @@
+"""The results per dataset and the appendix of every cell, from the cells table.
+
+The cells table (``results/aggregate/cells.csv``, :data:`lossatlas.results.TABLES`) has one row
+per cell: its coordinates (:data:`lossatlas.results.CELL`), counts and rates, and per metric
+``{metric}_mean, _ci_low, _ci_high, _median, _iqm, _n_finite``; :data:`CELLS_COLUMNS` lists the
+metric columns the report reads on top of the table's required ones.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from lossatlas import results
+from lossatlas.plan import cell_key, listed_experiments
+from lossatlas.results import CELL
+from lossatlas.textfmt import (
+    flag_text,
+    format_bounds,
+    format_count,
+    format_counts,
+    format_number,
+    heading,
+    loss_name,
+    rate_text,
+)
+
+# Cell coordinates every results table shows; the others but dataset only where they vary.
+TABLE_DIMENSIONS = ("loss", "activation")
+# Columns of the per-dataset results tables: (key, heading). See :func:`table_rows`.
+RESULT_COLUMNS = (
+    ("nrmse", "Test nRMSE mean [95% CI]"),
+    ("median", "Median"),
+    ("iqm", "IQM"),
+    ("divergence", "Diverged"),
+    ("stagnation", "Stagnated"),
+    ("reach", "Reached"),
+    ("steps", "Steps to threshold"),
+)
+# Metrics of the appendix table of every cell: (column prefix in cells.csv, heading).
+SUMMARY_METRICS = (
+    ("final_test_rmse", "Test RMSE"),
+    ("final_test_mae", "Test MAE"),
+    ("final_train_loss", "Final training loss"),
+)
+# The metric columns of the cells table the report reads (the table's required columns besides).
+CELLS_COLUMNS = [
+    *(f"final_test_nrmse_{stat}" for stat in ("mean", "ci_low", "ci_high", "median", "iqm")),
+    "final_test_r2_mean",
+    "best_test_r2_mean",
+    *(f"{metric}_{stat}" for metric, _ in SUMMARY_METRICS for stat in ("mean", "ci_low", "ci_high")),
+]
+# The appendix of every cell is printed in the PDF only up to this many cells (it is always in the HTML).
+APPENDIX_PRINT_LIMIT = 400
+PORTRAIT_WIDTH = 510  # points of text width on an A4 portrait page (182 mm = 516 pt, style.css margins), less a margin
+
+
+def check_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` if it has the cells table's required columns (:func:`lossatlas.results.check`) and
+    those of :data:`CELLS_COLUMNS`; ValueError naming the missing ones."""
+    results.check(cells, "cells")
+    missing = [column for column in CELLS_COLUMNS if column not in cells.columns]
+    if missing:
+        raise ValueError(f"cells table lacks column(s) {', '.join(missing)}")
+    return cells
+
+
+def table_dimensions(cells: pd.DataFrame, always: Sequence[str] = TABLE_DIMENSIONS, skip: Sequence[str] = ("dataset",)) -> list[str]:
+    """The cell coordinates a table of ``cells`` shows, in cells-table order: those of ``always``, and
+    any other but those of ``skip`` that takes more than one value."""
+    return [d for d in CELL if d not in skip and (d in always or cells[d].nunique() > 1)]
+
+
+def table_rows(cells: pd.DataFrame) -> list[dict]:
+    """One results-table row per row of ``cells`` (see module doc), in the order given.
+
+    Returns:
+        dicts with ``labels`` (cell coordinate -> text, dataset left out, the loss by its short name
+        of :data:`lossatlas.textfmt.LOSS_NAMES`, to keep the table on a portrait page), ``flag``
+        (the reach flag, ``""`` when none) and ``values``: one ``{"main", "ci"}`` per entry of
+        :data:`RESULT_COLUMNS` (``ci`` empty but for the nRMSE, where ``main + " " + ci`` is
+        :func:`lossatlas.textfmt.format_interval`): test nRMSE mean [CI], median and IQM over the
+        seeds that did not diverge; divergence as ``"rate (diverged/seeds)"``; the stagnation and
+        reach rates; the Kaplan-Meier median steps to the nRMSE threshold (``inf`` when fewer than
+        half reach it).
+    """
+    check_cells(cells)
+    rows = []
+    for _, cell in cells.iterrows():
+        values = {
+            "nrmse": {
+                "main": format_number(cell["final_test_nrmse_mean"]),
+                "ci": format_bounds(cell["final_test_nrmse_ci_low"], cell["final_test_nrmse_ci_high"]),
+            },
+            "median": {"main": format_number(cell["final_test_nrmse_median"]), "ci": ""},
+            "iqm": {"main": format_number(cell["final_test_nrmse_iqm"]), "ci": ""},
+            "divergence": {"main": rate_text(cell["divergence_rate"], cell["n_diverged"], cell["n_seeds"]), "ci": ""},
+            "stagnation": {"main": format_number(cell["stagnation_rate"]), "ci": ""},
+            "reach": {"main": format_number(cell["reach_rate"]), "ci": ""},
+            "steps": {"main": format_number(cell["steps_to_threshold_median"]), "ci": ""},
+        }
+        rows.append(
+            {
+                "labels": {
+                    column: loss_name(str(cell[column])) if column == "loss" else str(cell[column])
+                    for column in CELL
+                    if column != "dataset"
+                },
+                "flag": flag_text(cell["reach_flag"]),
+                "values": [values[key] for key, _ in RESULT_COLUMNS],
+                "kept": format_count(cell["n_seeds"] - cell["n_diverged"]),
+            }
+        )
+    return rows
+
+
+def appendix_rows(cells: pd.DataFrame) -> list[dict]:
+    """One appendix row per row of ``cells``: ``labels`` (every coordinate), ``flag``, ``seeds``,
+    ``r2`` (``"mean R² (mean best R²)"``) and ``metrics``: one ``{"mean", "ci"}`` per entry of
+    :data:`SUMMARY_METRICS` (so that ``mean + " " + ci`` is :func:`lossatlas.textfmt.format_interval`)."""
+    check_cells(cells)
+    return [
+        {
+            "labels": {column: str(cell[column]) for column in CELL},
+            "flag": flag_text(cell["reach_flag"]),
+            "seeds": format_count(cell["n_seeds"]),
+            "r2": f"{format_number(cell['final_test_r2_mean'])} ({format_number(cell['best_test_r2_mean'])})",
+            "metrics": [
+                {
+                    "mean": format_number(cell[f"{metric}_mean"]),
+                    "ci": format_bounds(cell[f"{metric}_ci_low"], cell[f"{metric}_ci_high"]),
+                }
+                for metric, _ in SUMMARY_METRICS
+            ],
+        }
+        for _, cell in cells.iterrows()
+    ]
+
+
+def order_cells(cells: pd.DataFrame, study) -> pd.DataFrame:
+    """``cells`` in the study's grid order (config order); cells the study does not list come last."""
+    position = {cell_key(cell): index for index, cell in enumerate(study.cells)}
+    keys = [position.get(cell_key(row), len(position)) for row in cells[CELL].itertuples(index=False)]
+    return cells.assign(_order=keys).sort_values(["_order", *CELL], kind="stable").drop(columns="_order")
+
+
+def text_width(columns: Sequence[Sequence[str]], font: float = 7.5, padding: float = 8) -> float:
+    """Rough width in points of a table: the widest text of each column at 0.6 em a character
+    (DejaVu Sans), plus ``padding`` points a column. A column's first text is its heading, which
+    may wrap: only its longest word counts."""
+    widths = [max([max(map(len, column[0].split()), default=0), *map(len, column[1:])]) for column in columns]
+    return 0.6 * font * sum(widths) + padding * len(columns)
+
+
+def table_width(dimensions: Sequence[str], rows: Sequence[dict]) -> float:
+    """Rough width in points of a results table (:func:`text_width` at its 6.5 pt type, the CI at 5.8 pt)."""
+    columns = [[heading(d), *(row["labels"][d] + " " * bool(row["flag"]) for row in rows)] for d in dimensions]
+    for index, (_, title) in enumerate(RESULT_COLUMNS):
+        texts = [row["values"][index]["main"] + " " * round(0.9 * len(row["values"][index]["ci"])) for row in rows]
+        columns.append([title, *texts])
+    return text_width(columns, font=6.5, padding=6)
+
+
+def dataset_sections(cells: pd.DataFrame, study) -> list[dict]:
+    """One section per dataset that has cells, in the config's dataset order.
+
+    Each: ``dataset``, ``table`` (None when every experiment on the dataset is too large to list;
+    else ``dimensions``, ``groups`` (one per listed experiment: ``experiment``, ``n_cells``,
+    ``seeds``, ``epochs``, ``rows`` from :func:`table_rows`), ``landscape``, ``any_flag``),
+    ``summarised`` (the experiments left out of the table, with their cell counts) and ``figures``
+    (empty; the report adds the curve figures). Tables get their ids later.
+    """
+    check_cells(cells)
+    cells = order_cells(cells, study)
+    order = [*study.datasets, *sorted(set(cells["dataset"]) - set(study.datasets))]
+    experiments = list(study.experiments)
+    sections = []
+    for dataset in order:
+        subset = cells[cells["dataset"] == dataset]
+        if subset.empty:
+            continue
+        listed = listed_experiments(cells, dataset, experiments)
+        shown = subset[subset["experiment"].isin(listed)]
+        summarised = [
+            {"experiment": e, "n_cells": format_number(int(n))}
+            for e, n in subset.loc[~subset["experiment"].isin(listed), "experiment"].value_counts().sort_index().items()
+        ]
+        table = None
+        if not shown.empty:
+            dimensions = table_dimensions(shown, skip=("dataset", "experiment"))
+            groups = []
+            for experiment in listed:
+                part = shown[shown["experiment"] == experiment]
+                spec = study.experiments.get(experiment)
+                groups.append(
+                    {
+                        "experiment": experiment,
+                        "n_cells": format_number(len(part)),
+                        "seeds": format_counts(part["n_seeds"]),
+                        "epochs": format_number(spec.epochs) if spec else "n/a",
+                        "rows": table_rows(part),
+                    }
+                )
+            rows = [row for group in groups for row in group["rows"]]
+            table = {
+                "kind": "table",
+                "dimensions": [{"name": d, "heading": heading(d)} for d in dimensions],
+                "groups": groups,
+                # Tables wider than an A4 portrait page's text go on a landscape page.
+                "landscape": table_width(dimensions, rows) > PORTRAIT_WIDTH,
+                "any_flag": any(row["flag"] for row in rows),
+            }
+        sections.append({"dataset": dataset, "table": table, "summarised": summarised, "figures": []})
+    return sections
+
+
+def results_tables(cells: pd.DataFrame, study) -> list[dict]:
+    """The per-dataset results tables of :func:`dataset_sections`, each with its ``dataset``, numbered
+    ``T1, T2, ...`` among themselves."""
+    tables = [{**s["table"], "dataset": s["dataset"]} for s in dataset_sections(cells, study) if s["table"] is not None]
+    for number, table in enumerate(tables, 1):
+        table.update(id=f"T{number}", number=number)
+    return tables
+
+
+def appendix_context(cells: pd.DataFrame, study) -> dict:
+    """The appendix table of every cell: ``dimensions`` (dataset, loss, activation and every other
+    coordinate that varies), ``rows`` (:func:`appendix_rows`, in grid order), ``metrics``
+    (headings) and ``print`` (whether the PDF shows it: at most :data:`APPENDIX_PRINT_LIMIT` cells)."""
+    rows = appendix_rows(order_cells(cells, study))
+    dimensions = table_dimensions(cells, always=("dataset", *TABLE_DIMENSIONS), skip=())
+    return {
+        "kind": "table",
+        "dimensions": [{"name": d, "heading": heading(d)} for d in dimensions],
+        "metrics": [title for _, title in SUMMARY_METRICS],
+        "rows": rows,
+        "print": len(rows) <= APPENDIX_PRINT_LIMIT,
+        "print_limit": format_number(APPENDIX_PRINT_LIMIT),
+        "any_flag": any(row["flag"] for row in rows),
+    }

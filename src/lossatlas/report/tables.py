@@ -1,0 +1,191 @@
+"""Citable tables: each report table with its stable id, flattened, and written as CSV, LaTeX
+(booktabs) and Markdown next to the report.
+
+A citable table is a mapping with ``id`` (``"T1"``, from :func:`lossatlas.plan.table_ids`),
+``number``, ``title``, ``caption`` (plain text, ending in its stamp: id, config hash, commit),
+``columns`` (headings), ``align`` (``"l"`` or ``"r"`` per column) and ``rows`` (lists of texts, one
+per column, numbers already formatted by :mod:`lossatlas.textfmt`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from lossatlas.atomic import write_text
+from lossatlas.plan import table_paths
+
+LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+    # Characters pdfLaTeX's UTF-8 input does not know without extra packages.
+    "≤": r"$\leq$", "≥": r"$\geq$", "†": r"\dag{}", "²": r"\textsuperscript{2}", "×": r"$\times$", "σ": r"$\sigma$",
+    "−": r"$-$", "½": r"$\frac{1}{2}$", "·": r"$\cdot$", "δ": r"$\delta$",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Ids, stamps, flat rows
+# --------------------------------------------------------------------------------------------
+
+
+def assign_table_ids(tables: Sequence[dict], ids: Mapping[str, str]) -> None:
+    """Gives each table (with its ``key``) its ``id`` and ``number`` from ``ids``, in place; a table the
+    plan lacks (results that do not match the config) is numbered after the planned ones."""
+    extra = len(ids)
+    for table in tables:
+        if table["key"] in ids:
+            table["id"] = ids[table["key"]]
+        else:
+            extra += 1
+            table["id"] = f"T{extra}"
+        table["number"] = int(table["id"][1:])
+
+
+def table_stamp(table_id: str, config_hash: str, commit: str) -> str:
+    """The citable stamp of a caption: ``"[T3; config 1a2b3c4d5e6f; commit abc1234]"``."""
+    return f"[{table_id}; config {config_hash}; commit {commit}]"
+
+
+def flat_table(table: dict, result_columns: Sequence[str]) -> tuple[list[str], str, list[list[str]]]:
+    """``(columns, align, rows)`` of a report table: the texts the HTML shows (a CI after its mean)."""
+    key = table["key"]
+    if key.startswith("comparison:"):
+        labels = table["column_labels"]
+        if table["column_groups"]:
+            groups = [g["label"] for g in table["column_groups"] for _ in range(g["span"])]
+            labels = [f"{g} / {label}" for g, label in zip(groups, labels)]
+        columns = [*table["row_headings"], *labels]
+        rows = [[*row["labels"], *(f"{c['loss']}{c['mark']} {c['median']}".strip() if c else "" for c in row["cells"])]
+                for row in table["rows"]]
+        return columns, "l" * len(table["row_headings"]) + "r" * len(labels), rows
+    if key.startswith("dataset:"):
+        dims = [d["name"] for d in table["dimensions"]]
+        columns = ["Experiment", *(d["heading"] for d in table["dimensions"]), *result_columns]
+        rows = []
+        for group in table["groups"]:
+            for row in group["rows"]:
+                labels = [row["labels"][d] + (" †" if d == "activation" and row["flag"] else "") for d in dims]
+                values = [f"{v['main']} {v['ci']}".strip() for v in row["values"]]
+                rows.append([group["experiment"], *labels, *values])
+        return columns, "l" * (1 + len(dims)) + "r" * len(result_columns), rows
+    if key == "claims":
+        columns = ["Id", "Claim", "Article", "Rule", "Verdict", "Holds in"]
+        rows = [[c["id"], f"{c['name']}. {c['claim']}", c["article"], c["rule"], c["verdict"], f"{c['holds']} contexts: {c['holds_in']}"]
+                for c in table["claims"]]
+        return columns, "llllll", rows
+    if key == "article:examples":
+        columns = ["Example", "Seeds", "Printed loss", "Median loss", "2.5–97.5% range", "Printed in range",
+                   "Printed quantile", "Test MSE median [range]"]
+        rows = [[e["example"], e["n_seeds"], e["printed"], e["median"], e["range"], e["inside"], e["quantile"],
+                 f"{e['test_median']} {e['test_range']}"] for e in table["examples"]]
+        return columns, "lrrrrrrr", rows
+    if key == "article:comparison":
+        return ["Quantity", "Value"], "lr", [[r["heading"], r["value"]] for r in table["comparison"]]
+    if key == "appendix":
+        dims = [d["name"] for d in table["dimensions"]]
+        columns = [*(d["heading"] for d in table["dimensions"]), "Seeds", *table["metrics"], "R² (best R²)"]
+        rows = [[*(row["labels"][d] + (" †" if d == "activation" and row["flag"] else "") for d in dims), row["seeds"],
+                 *(f"{m['mean']} {m['ci']}" for m in row["metrics"]), row["r2"]] for row in table["rows"]]
+        return columns, "l" * len(dims) + "r" * (2 + len(table["metrics"])), rows
+    raise ValueError(f"unknown table key {key!r}")
+
+
+def citable_tables(tables: Sequence[dict], result_columns: Sequence[str], config_hash: str, commit: str) -> list[dict]:
+    """The report's tables as :func:`write_table_files` writes them (ordered by number), each caption
+    ending in its stamp; sets each table's ``stamp`` too (in place)."""
+    files = []
+    for table in tables:
+        table["stamp"] = table_stamp(table["id"], config_hash, commit)
+        columns, align, rows = flat_table(table, result_columns)
+        files.append({"id": table["id"], "number": table["number"], "title": table["title"],
+                      "caption": f"{table['caption']} {table['stamp']}",
+                      "columns": columns, "align": align, "rows": rows})
+    return sorted(files, key=lambda t: t["number"])
+
+
+# --------------------------------------------------------------------------------------------
+# Writers
+# --------------------------------------------------------------------------------------------
+
+
+def check_table(table: Mapping) -> None:
+    width = len(table["columns"])
+    if len(table.get("align", "l" * width)) != width:
+        raise ValueError(f"table {table['id']}: {len(table['align'])} alignments for {width} columns")
+    for index, row in enumerate(table["rows"]):
+        if len(row) != width:
+            raise ValueError(f"table {table['id']}: row {index} has {len(row)} cells, the table {width} columns")
+
+
+def to_csv(table: Mapping) -> str:
+    """The table as CSV: one header row (the headings), then its rows; the caption is not in it."""
+    check_table(table)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table["columns"])
+    writer.writerows(table["rows"])
+    return out.getvalue()
+
+
+def latex_escape(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped (UTF-8 otherwise kept)."""
+    return "".join(LATEX_SPECIALS.get(char, char) for char in " ".join(str(text).split()))
+
+
+def to_latex(table: Mapping) -> str:
+    """The table as a LaTeX ``table`` float with a booktabs ``tabular`` (``\\toprule``, ``\\midrule``,
+    ``\\bottomrule``), its caption and ``\\label{tab:<id>}``; needs ``\\usepackage{booktabs}``."""
+    check_table(table)
+    align = "".join(table.get("align") or "l" * len(table["columns"]))
+    lines = [
+        f"% {table['id']} (Loss Atlas); needs \\usepackage{{booktabs}}",
+        "\\begin{table}[htbp]",
+        "\\centering",
+        f"\\caption{{{latex_escape(table['caption'])}}}",
+        f"\\label{{tab:{table['id']}}}",
+        f"\\begin{{tabular}}{{{align}}}",
+        "\\toprule",
+        " & ".join(latex_escape(h) for h in table["columns"]) + " \\\\",
+        "\\midrule",
+        *(" & ".join(latex_escape(c) for c in row) + " \\\\" for row in table["rows"]),
+        "\\bottomrule",
+        "\\end{tabular}",
+        "\\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_escape(text: str) -> str:
+    """``text`` fit for a Markdown table cell: one line, ``|`` and ``\\`` escaped."""
+    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def to_markdown(table: Mapping) -> str:
+    """The table as a Markdown (GFM) pipe table under a bold ``Table n (id).`` caption line."""
+    check_table(table)
+    align = table.get("align") or "l" * len(table["columns"])
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = [
+        f"**Table {table['number']} ({table['id']}).** {markdown_escape(table['caption'])}",
+        "",
+        "| " + " | ".join(markdown_escape(h) for h in table["columns"]) + " |",
+        "| " + " | ".join(rule) + " |",
+        *("| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in table["rows"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+WRITERS = {"csv": to_csv, "tex": to_latex, "md": to_markdown}
+
+
+def write_table_files(table: Mapping, directory: str | os.PathLike) -> dict[str, Path]:
+    """Writes ``table`` as ``<id>.csv``, ``.tex`` and ``.md`` in ``directory`` (atomically); returns the paths."""
+    paths = table_paths(directory, table["id"])
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for fmt, path in paths.items():
+        write_text(path, WRITERS[fmt](table))
+    return paths

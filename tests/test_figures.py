@@ -1,0 +1,269 @@
+"""The figures and the plan of what a study draws, on tiny hand-made tables (no workflow run)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import matplotlib.colors
+import numpy as np
+import pandas as pd
+import pytest
+
+from handmade import analysis_tables, cells_table, curves_table, floors_table, slopes_table
+from helpers import REPO, smoke_config
+from lossatlas import figures, plan
+from lossatlas.config import load_study
+from lossatlas.figures import curves as figure_curves
+from lossatlas.figures.write import floor_values
+
+
+@pytest.fixture(scope="module")
+def study():
+    return load_study(smoke_config())
+
+
+# --- curves of one dataset and experiment --------------------------------------------------------
+
+
+def test_figures_have_a_panel_per_loss_and_save_deterministically(tmp_path):
+    curves = curves_table()
+    curves = pd.concat([curves[curves["loss"] == "binary_crossentropy"], curves[curves["loss"] == "mse"]])
+    fig, axes = figures.plot_loss_curves(curves, {("mse", "raw"): 0.01, ("mae", "raw"): 0.5})
+    assert [ax.get_title() for ax in axes] == ["loss: mse", "loss: binary_crossentropy"]  # the config's loss order
+    floors = [[line.get_ydata()[0] for line in ax.get_lines() if line.get_label().startswith("_")] for ax in axes]
+    assert floors == [[0.01], []]  # a floor where one is given, none for a loss without one
+    assert [len([line for line in ax.get_lines() if not line.get_label().startswith("_")]) for ax in axes] == [2, 2]
+    _, shared = figures.plot_test_rmse(curves_table(), noise_sd=0.5)
+    assert shared[0].get_ylim() == shared[1].get_ylim()
+    assert 0.5 in [line.get_ydata()[0] for line in shared[0].get_lines()]
+    for name in ("one", "two"):  # the same figure, made twice, as a re-run makes it
+        fig, _ = figures.plot_loss_curves(curves, {("mse", "raw"): 0.01, ("mae", "raw"): 0.5})
+        figures.save_svg(fig, tmp_path / name / "loss_curves.svg")
+    first = (tmp_path / "one" / "loss_curves.svg").read_bytes()
+    assert first == (tmp_path / "two" / "loss_curves.svg").read_bytes()
+    assert b"<dc:date>" not in first
+    with pytest.raises(ValueError, match="grad_norm"):
+        figures.plot_by_loss(curves_table(), "grad_norm_layer_1", "gradient norm", share_y=False)
+
+
+def test_curves_start_at_the_initial_weights_where_measured():
+    _, axes = figures.plot_test_rmse(curves_table())
+    assert min(line.get_xdata()[0] for line in axes[0].get_lines() if not line.get_label().startswith("_")) == 0
+    _, axes = figures.plot_loss_curves(curves_table())
+    assert all(line.get_xdata()[0] == 1 for line in axes[0].get_lines())  # no training loss at epoch 0
+
+
+def test_an_unknown_noise_level_draws_no_reference_line():
+    _, axes = figures.plot_test_rmse(curves_table(), noise_sd=None)
+    assert all(not line.get_label().startswith("_") for line in axes[0].get_lines())
+
+
+def test_curves_need_the_curves_columns():
+    with pytest.raises(ValueError, match="ci_high"):
+        figures.plot_test_rmse(curves_table().drop(columns="ci_high"))
+
+
+def test_many_lines_split_a_loss_by_activation():
+    curves = pd.concat([curves_table().assign(optimizer=f"opt{k}") for k in range(7)])
+    _, axes = figures.plot_loss_curves(curves)
+    assert [ax.get_title() for ax in axes][:2] == ["loss: mse · activation: linear", "loss: mse · activation: sigmoid"]
+    assert len(axes) == 4 and all(len(ax.get_lines()) == 7 for ax in axes)
+    assert figure_curves.curve_panels(curves_table()) == ["loss"]
+
+
+def test_long_curves_are_thinned_to_the_plans_limit():
+    from lossatlas.figures.style import thin
+
+    curve = pd.DataFrame({"epoch": np.arange(plan.MAX_POINTS * 3), "mean": 1.0, "ci_low": 0.5, "ci_high": 2.0})
+    thinned = thin(curve)
+    assert len(thinned) <= plan.MAX_POINTS and thinned["epoch"].iloc[[0, -1]].tolist() == [0, plan.MAX_POINTS * 3 - 1]
+
+
+# --- heatmaps, gradients, scale ------------------------------------------------------------------
+
+
+def heatmap_cells() -> pd.DataFrame:
+    rows = []
+    for dataset, optimizer, loss, activation, value, flag in [
+        ("d1", "adam", "mse", "linear", 1.5, np.nan),
+        ("d1", "adam", "mse", "sigmoid", 120.0, "sigmoid cannot reach"),
+        ("d1", "sgd", "mse", "linear", 3.25, np.nan),
+        ("d2", "adam", "binary_crossentropy", "sigmoid", 2.0, np.nan),
+        ("d2", "sgd", "mse", "sigmoid", np.nan, np.nan),
+    ]:
+        rows.append(dict(dataset=dataset, optimizer=optimizer, loss=loss, activation=activation,
+                         final_test_nrmse_median=value, reach_flag=flag))
+    return pd.DataFrame(rows)
+
+
+def test_heatmap_has_a_panel_per_dataset_and_optimizer():
+    excluded = [("d1", "adam", "binary_crossentropy", "linear")]
+    fig, axes = figures.plot_nrmse_heatmap(heatmap_cells(), ["d1", "d2"], ["adam", "sgd"], ["mse", "binary_crossentropy"],
+                                           ["linear", "sigmoid"], excluded, title="grid")
+    assert [ax.get_title() for ax in axes] == ["d1 · adam", "d1 · sgd", "d2 · adam", "d2 · sgd"]
+    texts = [[t.get_text() for t in ax.texts] for ax in axes]
+    assert texts[0] == ["1.5", "120\u2020"] and texts[1] == ["3.25"] and texts[3] == ["n/a"]
+    assert [tick.get_text() for tick in axes[0].get_yticklabels()] == ["mse", "binary_crossentropy"]
+    hatched = [p for p in axes[0].patches if p.get_hatch()]
+    assert len(hatched) == 1 and hatched[0].get_xy() == (-0.5, 0.5)  # row binary_crossentropy, column linear
+    norm = axes[0].collections[0].norm
+    assert isinstance(norm, matplotlib.colors.LogNorm) and (norm.vmin, norm.vmax) == (1.5, 120.0)
+    with pytest.raises(ValueError, match="final_test_nrmse_median"):
+        figures.plot_nrmse_heatmap(heatmap_cells().drop(columns="final_test_nrmse_median"), ["d1"], ["adam"], ["mse"], ["linear"])
+
+
+def test_gradient_curves_have_a_panel_per_experiment_and_optimizer():
+    curves = curves_table(metrics=("grad_norm_output",))
+    curves = pd.concat([curves, curves.assign(optimizer="sgd", mean=curves["mean"] * 100)])
+    fig, axes = figures.plot_gradient_curves(curves, [("article", "adam"), ("article", "sgd")])
+    assert [ax.get_title() for ax in axes] == ["article · adam", "article · sgd"]
+    assert [len(ax.get_lines()) for ax in axes] == [3, 3]  # the article's three cells
+    assert axes[1].get_yscale() == "log"
+    assert axes[0].get_lines()[0].get_xdata()[0] == 0  # from the initial weights
+
+
+def scale_cells() -> pd.DataFrame:
+    rows = []
+    for dataset, scale in (("s1", 0.01), ("s2", 1.0), ("s3", 100.0)):
+        for optimizer in ("adam", "sgd"):
+            for loss in ("mse", "mae"):
+                for targets in ("raw", "standardized"):
+                    rows.append(dict(dataset=dataset, targets=targets, optimizer=optimizer, loss=loss, activation="linear",
+                                     initial_grad_norm_mean=scale, first_epoch_update_norm_mean=1e-3 if optimizer == "adam" else scale,
+                                     final_test_nrmse_median=1 + scale))
+    return pd.DataFrame(rows)
+
+
+def test_scale_diagnostics_are_log_log_with_slopes_in_the_legend():
+    assert list(figures.SCALE_METRICS) == ["initial_grad_norm", "first_epoch_update_norm"]
+    scales = {"s1": 0.01, "s2": 1.0, "s3": 100.0}
+    slopes = pd.DataFrame([dict(metric="initial_grad_norm", optimizer="adam", loss="mse", slope=1.0012,
+                                slope_ci_low=0.98, slope_ci_high=1.02)])
+    cells = scale_cells()
+    fig, axes = figures.plot_scale_diagnostics(cells[cells["targets"] == "raw"], slopes, scales, ["adam", "sgd"], ["mse", "mae"])
+    assert len(axes) == 4 and [ax.get_title() for ax in axes] == ["adam", "sgd", "adam", "sgd"]
+    assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in axes)
+    assert axes[0].get_ylabel() == "gradient norm at the initial weights"
+    labels = [text.get_text() for text in axes[0].get_legend().get_texts()]
+    assert labels == ["mse 1.001 [0.98, 1.02]", "mae", "slope 1 (∝ scale)"]
+    reference = axes[0].get_lines()[-1]
+    x, y = reference.get_xdata(), reference.get_ydata()
+    assert np.log(y[-1] / y[0]) / np.log(x[-1] / x[0]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="initial_grad_norm_mean"):
+        figures.plot_scale_diagnostics(cells.drop(columns="initial_grad_norm_mean"), slopes, scales, ["adam"], ["mse"])
+
+
+def test_nrmse_vs_scale_has_a_panel_per_targets_and_optimizer():
+    scales = {"s1": 0.01, "s2": 1.0, "s3": 100.0}
+    fig, axes = figures.plot_nrmse_vs_scale(scale_cells(), scales, ["raw", "standardized"], ["adam", "sgd"], ["mse", "mae"], ["linear"])
+    assert [ax.get_title() for ax in axes] == ["raw targets · adam", "raw targets · sgd",
+                                               "standardized targets · adam", "standardized targets · sgd"]
+    assert all(1.0 in [line.get_ydata()[0] for line in ax.get_lines()] for ax in axes)  # the noise floor
+    assert axes[0].get_xscale() == "log" and axes[0].get_yscale() == "log"
+
+
+def test_article_seeds_mark_the_printed_value():
+    tables = analysis_tables()
+    fig, axes = figures.plot_article_seeds(tables["article_runs"], tables["article_summary"])
+    assert len(axes) == 4 and axes[0].get_title() == "example 1: 5 seeds"
+    printed = [line.get_xdata()[0] for line in axes[1].get_lines() if line.get_color() == "#c0392b"]
+    assert printed == [0.01331729521339747]
+    assert any(text.get_text().strip() == "printed 0.01332" for text in axes[1].texts)
+    assert [tick.get_text() for tick in axes[3].get_yticklabels()] == ["example 2", "example 3"]
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+
+def test_study_figures_follow_the_grid(study):
+    figure_plan = plan.study_figures(study)
+    assert list(figure_plan) == ["article_seeds", "gradient_curves", "scale_diagnostics", "nrmse_vs_scale",
+                                 "nrmse_heatmap_article_dense1_raw", "nrmse_heatmap_article_dense1_standardized"]
+    assert {spec["kind"] for spec in figure_plan.values()} <= set(plan.STUDY_FIGURE_KINDS)
+    assert figure_plan["gradient_curves"]["panels"] == [("article", "adam"), ("article", "sgd"), ("long", "adam")]
+    assert figure_plan["nrmse_vs_scale"]["scales"] == {"scale_1e-2": 0.01, "scale_1e0": 1.0}
+    assert plan.curve_experiments(study, "seed_small") == ["article", "long"]
+    assert plan.report_datasets(study) == ["seed_large", "seed_small", "scale_1e-2", "scale_1e0"]
+
+
+def test_evaluation_points_match_the_engines_schedule():
+    assert plan.evaluation_points(60, 10) == len([0, 1, 10, 20, 30, 40, 50, 60])
+    assert plan.evaluation_points(25, 10) == len([0, 1, 10, 20, 25])
+    assert plan.evaluation_points(20, 1) == 21
+
+
+def test_statistics_settings_come_from_the_config(study):
+    settings = plan.statistics(study)
+    assert settings == {"alpha": study.config["statistics"]["alpha"],
+                        "bootstrap_resamples": study.config["statistics"]["bootstrap_resamples"]}
+
+
+# --- writing from the results files --------------------------------------------------------------
+
+
+def test_floor_values_are_those_of_the_dataset_and_experiment():
+    floors = floor_values(floors_table(), "seed_small", "article")
+    assert floors == {("mse", "raw"): 0.0001, ("binary_crossentropy", "raw"): 0.2345678, ("mse", "standardized"): 0.25}
+    assert floor_values(floors_table(), "seed_large", "article") == {}
+    with pytest.raises(ValueError, match="experiment"):
+        floor_values(floors_table().drop(columns="experiment"), "seed_small", "article")
+
+
+def test_write_figures_reads_the_curves_and_floors_tables(tmp_path):
+    curves, floors = tmp_path / "curves.parquet", tmp_path / "floors.csv"
+    curves_table().to_parquet(curves, index=False)
+    floors_table().to_csv(floors, index=False)
+    outputs = {kind: tmp_path / f"{kind}.svg" for kind in plan.CURVE_FIGURES}
+    figures.write_figures(curves, floors, "seed_small", "article", outputs, noise_sd=None)
+    first = {kind: path.read_bytes() for kind, path in outputs.items()}
+    assert all(text.startswith(b"<?xml") for text in first.values())
+    figures.write_figures(curves, floors, "seed_small", "article", outputs, noise_sd=None)
+    assert {kind: path.read_bytes() for kind, path in outputs.items()} == first
+    with pytest.raises(ValueError, match="no curves"):
+        figures.write_figures(curves, floors, "seed_large", "article", outputs)
+
+
+def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
+    tables = analysis_tables()
+    paths = {name: tmp_path / f"{name}.csv" for name in ("cells", "slopes", "runs", "summary")}
+    cells_table(study).to_csv(paths["cells"], index=False)
+    slopes_table().to_csv(paths["slopes"], index=False)
+    tables["article_runs"].to_csv(paths["runs"], index=False)
+    tables["article_summary"].to_csv(paths["summary"], index=False)
+    curves = pd.concat([curves_table(metrics=("grad_norm_output",)).assign(experiment=experiment, optimizer=optimizer)
+                        for experiment, optimizer in (("article", "adam"), ("article", "sgd"), ("long", "adam"))])
+    curves.to_parquet(tmp_path / "curves.parquet", index=False)
+    outputs = {name: tmp_path / "study" / f"{name}.svg" for name in plan.study_figures(study)}
+    figures.write_study_figures(study, outputs, paths["cells"], tmp_path / "curves.parquet", paths["slopes"],
+                                paths["runs"], paths["summary"])
+    assert all(path.read_text().lstrip().startswith("<?xml") for path in outputs.values())
+    with pytest.raises(ValueError, match="do not match"):
+        figures.write_study_figures(study, {}, paths["cells"], tmp_path / "curves.parquet", paths["slopes"],
+                                    paths["runs"], paths["summary"])
+
+
+# --- one way: config -> ... -> figures, report ---------------------------------------------------
+
+
+def imported(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    return set(run.stdout.split())
+
+
+def test_figures_and_report_never_import_each_other_nor_tensorflow():
+    figures_side, report_side, planned = imported("lossatlas.figures"), imported("lossatlas.report"), imported("lossatlas.plan")
+    assert not any(m.startswith("lossatlas.report") for m in figures_side)
+    assert not any(m.startswith("lossatlas.figures") for m in report_side)
+    assert "matplotlib" not in planned and "matplotlib" not in report_side
+    for modules in (figures_side, report_side, planned):
+        assert "tensorflow" not in modules and "keras" not in modules
+        assert not modules & {"lossatlas.backend", "lossatlas.engine", "lossatlas.train", "lossatlas.reference", "lossatlas.article"}
+
+
+def test_the_report_rules_import_only_the_plan():
+    text = (REPO / "workflow" / "rules" / "report.smk").read_text()
+    modules = set(re.findall(r"^\s*(?:import|from)\s+([\w.]+)", text, re.MULTILINE))
+    assert {m for m in modules if m.startswith("lossatlas")} == {"lossatlas.plan"}

@@ -1,0 +1,153 @@
+"""Citable tables (ids from the config, CSV / LaTeX / Markdown), provenance of stages, citation."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from handmade import analysis_tables, cells_table, floors_table
+from helpers import REPO, smoke_config
+from lossatlas import plan, report, textfmt
+from lossatlas.config import load_study
+from lossatlas.report import citation, provenance, tables
+
+TOY_TABLE = {
+    "id": "T4", "number": 4, "caption": "Costs & 50% of_it {x} [T4; config abc; commit 1234567]",
+    "columns": ["Loss", "Test nRMSE"], "align": "lr",
+    "rows": [["mse|mae", "1.235 [1.1, 1.3]"], ["a\\b ~^$#", "n/a"]],
+}
+
+
+@pytest.fixture(scope="module")
+def study():
+    return load_study(smoke_config())
+
+
+def test_csv_writer_keeps_every_cell():
+    text = tables.to_csv(TOY_TABLE)
+    assert pd.read_csv(io.StringIO(text), keep_default_na=False).values.tolist() == [["mse|mae", "1.235 [1.1, 1.3]"], ["a\\b ~^$#", "n/a"]]
+    assert text.splitlines()[0] == "Loss,Test nRMSE"
+
+
+def test_latex_writer_is_booktabs_and_escaped():
+    text = tables.to_latex(TOY_TABLE)
+    lines = text.splitlines()
+    assert lines.index("\\toprule") < lines.index("\\midrule") < lines.index("\\bottomrule")
+    assert "\\begin{tabular}{lr}" in text and "\\label{tab:T4}" in text
+    assert r"Costs \& 50\% of\_it \{x\}" in text
+    assert r"a\textbackslash{}b \textasciitilde{}\textasciicircum{}\$\#" in text
+    assert "mse|mae & 1.235 [1.1, 1.3] \\\\" in text
+    assert tables.latex_escape("nRMSE ≤ 1.5, R²  †") == r"nRMSE $\leq$ 1.5, R\textsuperscript{2} \dag{}"
+
+
+def test_markdown_writer_escapes_pipes_and_aligns_numbers():
+    lines = tables.to_markdown(TOY_TABLE).splitlines()
+    assert lines[0].startswith("**Table 4 (T4).** Costs & 50%")
+    assert lines[2] == "| Loss | Test nRMSE |" and lines[3] == "| --- | ---: |"
+    assert lines[4] == "| mse\\|mae | 1.235 [1.1, 1.3] |"
+
+
+def test_table_writers_reject_ragged_rows(tmp_path):
+    with pytest.raises(ValueError, match="row 0"):
+        tables.to_csv({**TOY_TABLE, "rows": [["only one"]]})
+    paths = tables.write_table_files(TOY_TABLE, tmp_path)
+    assert sorted(p.name for p in paths.values()) == ["T4.csv", "T4.md", "T4.tex"]
+    assert paths == plan.table_paths(tmp_path, "T4")
+
+
+def test_table_ids_come_from_the_config(study, tmp_path):
+    ids = plan.table_ids(study)
+    assert list(ids.values()) == [f"T{n}" for n in range(1, len(ids) + 1)]
+    assert ids["appendix"] == f"T{len(ids)}" and "claims" in ids
+    assert list(ids)[:2] == ["comparison:article", "comparison:long"]
+    # The results do not move the ids: the same plan with the cells of a run or without.
+    cells = cells_table(study)
+    context = report.build_context(study, cells, {}, [], repo=tmp_path, analysis=analysis_tables(), floors=floors_table())
+    by_id = {t["id"]: t for t in context["citable_tables"]}
+    assert list(by_id) == list(ids.values())
+    for table in context["citable_tables"]:
+        assert table["caption"].endswith(f"[{table['id']}; config {study.config_hash}; commit unknown]")
+        assert all(len(row) == len(table["columns"]) for row in table["rows"])
+        assert table["title"] and "{" not in table["title"]
+    appendix = by_id[ids["appendix"]]
+    first = cells.iloc[-1]
+    expected = textfmt.format_interval(first["final_test_rmse_mean"], first["final_test_rmse_ci_low"], first["final_test_rmse_ci_high"])
+    assert expected in [cell for row in appendix["rows"] for cell in row]
+    comparison = by_id[ids["comparison:article"]]
+    assert f"Holm at {textfmt.format_number(study.config['statistics']['alpha'])}" in comparison["caption"]
+
+
+def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    cells, floors = tmp_path / "cells.csv", tmp_path / "floors.csv"
+    cells_table(study).to_csv(cells, index=False)
+    floors_table().to_csv(floors, index=False)
+    analysis = {}
+    for name, frame in analysis_tables().items():
+        analysis[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(analysis[name], index=False)
+    out = tmp_path / "report"
+    report.write_report(
+        study, cells=cells, floors=floors, analysis={name: analysis[name] for name in report.ANALYSIS_FILES},
+        figures={}, study_figures={}, benchmarks=[], template=REPO / "report" / "template.html.j2",
+        style=REPO / "report" / "style.css", html=out / "report.html", pdf=out / "report.pdf",
+        tables_dir=out / "tables", captions_dir=out / "captions", repo=tmp_path,
+    )
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+    html = (out / "report.html").read_text()
+    for table_id in plan.table_ids(study).values():
+        assert f'id="{table_id}"' in html and (out / "tables" / f"{table_id}.tex").exists()
+    assert sorted(p.stem for p in (out / "captions").glob("*.rst")) == sorted(plan.SNAKEMAKE_CAPTIONS)
+
+
+def test_bibtex_from_a_cff(tmp_path):
+    cff = tmp_path / "CITATION.cff"
+    cff.write_text(
+        'cff-version: 1.2.0\ntitle: "Loss Atlas: a 100% reproducible_benchmark"\nversion: 0.1.0\n'
+        'date-released: "2026-11-29"\nauthors:\n  - name: "The Loss Atlas developers"\n'
+        "  - family-names: Doe\n    given-names: Jane\nlicense: MIT\n"
+    )
+    document = citation.read_cff(cff)
+    assert citation.author_names(document) == ["The Loss Atlas developers", "Jane Doe"]
+    entry = citation.bibtex(document, commit="0123456789abcdef0123456789abcdef01234567")
+    assert entry.startswith("@software{lossatlas2026,\n")
+    assert r"title = {{Loss Atlas: a 100\% reproducible\_benchmark}}" in entry
+    assert "author = {{The Loss Atlas developers} and Doe, Jane}" in entry
+    assert "version = {0.1.0}" in entry and "year = {2026}" in entry
+    assert "note = {commit 0123456789abcdef0123456789abcdef01234567}" in entry
+    assert entry.count("{") == entry.count("}")
+    assert "note" not in citation.bibtex(document)
+    bad = tmp_path / "bad.cff"
+    bad.write_text("- a list\n")
+    with pytest.raises(ValueError, match="not a CITATION.cff"):
+        citation.read_cff(bad)
+
+
+def test_the_repository_cff_makes_a_bibtex_entry(tmp_path):
+    entry = citation.bibtex(citation.read_cff(REPO / "CITATION.cff"))
+    assert entry.startswith("@software{") and "year = {" in entry
+    assert citation.find_cff(tmp_path) == REPO / "CITATION.cff"  # the checkout lossatlas is installed from
+
+
+def test_stage_times_from_benchmark_files(tmp_path):
+    def bench(relative, seconds):
+        path = tmp_path / "results" / "benchmarks" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:00\t1\n")
+        return path
+
+    paths = [bench("train/grid/mse/job000.tsv", 2.5), bench("train/grid/mae/job001.tsv", 4), bench("aggregate.tsv", 1.25),
+             bench("figures/seed_small/article.tsv", 3), bench("figures/study.tsv", 7), bench("datasets/seed_small.tsv", 0.5)]
+    stages = provenance.stage_times(paths)
+    assert [s["stage"] for s in stages] == ["dataset", "train", "aggregate", "figures", "study_figures"]
+    assert stages[1] == {"stage": "train", "jobs": "2", "total": "6.5", "max": "4"}
+    context = provenance.provenance_context(paths, tmp_path)
+    assert context["training_seconds"] == "6.5" and context["training_jobs"] == "2"
+
+
+def test_shown_command_leaves_out_job_selection():
+    argv = ["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "--forcerun", "report", "figures",
+            "--rerun-triggers", "mtime", "-F", "--until=aggregate"]
+    assert provenance.shown_command(argv) == "snakemake --cores 2 --configfile config/smoke.yaml"
