@@ -2,6 +2,8 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 CORES ?= all
+# More options for Snakemake, e.g. SNAKEMAKE_ARGS="--configfile config/smoke.yaml".
+SNAKEMAKE_ARGS ?=
 BIN := $(VENV)/bin
 
 .PHONY: setup setup-test reproduce test bench verify clean
@@ -19,21 +21,25 @@ setup-test: setup
 	scripts/install-system-packages.sh test
 
 ## The full reproduction: datasets -> training -> aggregation -> figures -> report (HTML and PDF).
+## A run that was killed (even kill -9) resumes: a stale lock is removed first, then Snakemake redoes
+## only the unfinished jobs (profiles/default: rerun-incomplete).
 reproduce: setup
-	$(BIN)/snakemake --cores $(CORES)
+	scripts/unlock-stale.sh $(BIN)/snakemake $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
 
 ## The test suite (tiny config/smoke.yaml grid; never the full one).
 test: setup-test
 	$(BIN)/python -m pytest
 
-## Speed of the engine against per-trial model.fit (numbers quoted in the README).
+## Speed of the engine against per-trial model.fit, and its cost per trial by stack (numbers quoted in the README).
 bench: setup
-	$(BIN)/python -m lossatlas.bench --trials 1000 --fit-trials 5
+	$(BIN)/python -m lossatlas.bench --trials 1000 --fit-trials 5 --scaling
 
-## Re-run a sample of cells (VERIFY_CELLS, default 3) and check they reproduce the current results.
-VERIFY_CELLS ?= 3
+## Check results/: every file against what made it, every cell's statistics and every report table
+## recomputed (cheap); with RETRAIN=N also N cells re-trained from scratch (expensive).
+RETRAIN ?= 0
 verify: setup
-	$(BIN)/python -m lossatlas.verify --config config/config.yaml --results results --cells $(VERIFY_CELLS)
+	$(BIN)/python -m lossatlas.verify --config config/config.yaml --results results --retrain $(RETRAIN) $(VERIFY_ARGS)
 
 clean:
 	rm -rf results .snakemake

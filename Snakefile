@@ -10,17 +10,25 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# Dates inside the PDF come from the commit, so that the same commit renders the same bytes.
-if "SOURCE_DATE_EPOCH" not in os.environ:
-    commit_time = subprocess.run(["git", "log", "-1", "--format=%ct"], capture_output=True, text=True, cwd=workflow.basedir)
-    if commit_time.returncode == 0 and commit_time.stdout.strip():
-        os.environ["SOURCE_DATE_EPOCH"] = commit_time.stdout.strip()
-
-
 # A config given with --configfile replaces the default one entirely (no merging of two grids).
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
+
+
+# Dates inside the PDF come from the commit, so that the same commit renders the same bytes; outside a
+# git checkout, from the newest of the Snakefile and the config files.
+if "SOURCE_DATE_EPOCH" not in os.environ:
+    commit_time = subprocess.run(["git", "log", "-1", "--format=%ct"], capture_output=True, text=True, cwd=workflow.basedir)
+    if commit_time.returncode == 0 and commit_time.stdout.strip():
+        os.environ["SOURCE_DATE_EPOCH"] = commit_time.stdout.strip()
+    else:
+        sources = [os.path.join(workflow.basedir, "Snakefile"), *workflow.configfiles]
+        os.environ["SOURCE_DATE_EPOCH"] = str(max(int(os.stat(path).st_mtime) for path in sources))
+
+
+envvars:
+    "SOURCE_DATE_EPOCH",
 
 
 

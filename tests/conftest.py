@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "report", "profiles", "CITATION.cff")
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "report", "profiles", "CITATION.cff", "Makefile", "scripts", "environment.yml")
 
 
 def copy_workflow(directory: Path) -> Path:

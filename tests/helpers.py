@@ -20,7 +20,7 @@ def edited(config: dict, path: str, value) -> dict:
     *parents, last = path.split(".")
     node = config
     for key in parents:
-        node = node[key]
+        node = node.setdefault(key, {})
     if value is None:
         del node[last]
     else:

@@ -11,7 +11,8 @@ from lossatlas import aggregate
 from lossatlas.config import load_study
 from lossatlas.results import CELL
 
-CELL_KEY = {"experiment": "long", "dataset": "seed_small", "targets": "raw", "model": "dense1", "optimizer": "adam",
+CELL_KEY = {"experiment": "long", "dataset": "seed_small", "inputs": "raw", "targets": "raw", "model": "dense1", "optimizer": "adam",
+            "learning_rate": 0.001,
             "loss": "mse", "activation": "sigmoid"}
 
 
@@ -45,7 +46,7 @@ def test_a_trial_that_reaches_the_threshold_and_diverges_later_counts_as_reached
         epochs,
     )
     trials = trials_frame([0, 1, 2], [True, False, True])
-    result = aggregate.progress(trials, evals, study)
+    result = aggregate.progress(trials, evals, study, {})
     assert result["reached_threshold"].tolist() == [True, False, False]
     assert result["steps_to_threshold"].tolist() == [80.0, 240.0, 80.0]
     assert not result["stagnated"].any()  # a diverged trial never stagnates; seed 1 still improves
@@ -96,7 +97,9 @@ def test_diverged_seeds_are_left_out_of_the_statistics_but_counted():
 def test_derived_metrics_use_the_noise_and_each_seeds_test_variance(study):
     y_test = np.array([[[0.0], [0.02]], [[0.0], [0.04]]])  # variances 1e-4 and 4e-4
     trials = pd.DataFrame([{**CELL_KEY, "seed": seed, "final_test_rmse": 0.015, "final_validation_rmse": 0.01} for seed in (0, 1)])
-    derived = aggregate.derive_metrics(trials, study, {"seed_small": {"y_test": y_test}})
+    derived = aggregate.derive_metrics(trials, study, {"seed_small": {"y_test": y_test, "ols_rmse_test": np.array([0.012, 0.02]),
+                                                                       "ols_rmse_validation": np.array([0.01, 0.01])}})
+    np.testing.assert_allclose(derived["final_test_rrmse"], [0.015 / 0.012, 0.015 / 0.02])
     np.testing.assert_allclose(derived["final_test_nrmse"], [1.5, 1.5])
     np.testing.assert_allclose(derived["final_validation_nrmse"], [1.0, 1.0])
     np.testing.assert_allclose(derived["final_test_r2"], [1 - 0.015**2 / 1e-4, 1 - 0.015**2 / 4e-4])

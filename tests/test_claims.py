@@ -1,6 +1,8 @@
 """Claims get their verdicts from the data: supported, not supported, mixed or undecided, by the
 stated rule."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,9 @@ import yaml
 
 from lossatlas.analysis import article_summary, log_log_slope, scale_slopes
 from lossatlas.claims import VERDICTS, _verdict, decision_rule, evaluate_claims, load_claims
+
+STUDY = SimpleNamespace(config={"statistics": {"alpha": 0.05}},
+                        optimizers={"adam": SimpleNamespace(learning_rate=0.001), "sgd": SimpleNamespace(learning_rate=0.01)})
 
 SEEDS = 12
 
@@ -36,7 +41,7 @@ def scale_trials(exponent):
     for label, scale in (("s1", 0.01), ("s2", 1.0), ("s3", 100.0)):
         for seed in range(SEEDS):
             rows.append(
-                {"experiment": "e", "dataset": label, "targets": "raw", "model": "m", "optimizer": "adam", "loss": "mse",
+                {"experiment": "e", "dataset": label, "inputs": "raw", "targets": "raw", "model": "m", "optimizer": "adam", "loss": "mse",
                  "activation": "linear", "seed": seed, "diverged": False, "grad": (1 + 0.01 * seed) * scale**exponent}
             )
     return pd.DataFrame(rows)
@@ -44,6 +49,14 @@ def scale_trials(exponent):
 
 def claims(*items):
     return {"claims": list(items)}
+
+
+def evaluate(document, trials, slopes, resamples, cells=None):
+    """evaluate_claims on hand-made trials (every coordinate filled in: raw inputs, each optimizer's
+    default rate) with the statistics settings of :data:`STUDY`."""
+    trials = trials.assign(inputs="raw", learning_rate=trials["optimizer"].map({"adam": 0.001, "sgd": 0.01}))
+    tuned = pd.DataFrame(columns=["tuned_learning_rate"])
+    return evaluate_claims(document, trials, pd.DataFrame() if cells is None else cells, RUNS, slopes, STUDY, tuned, resamples, 0)
 
 
 PAIRED = {
@@ -56,14 +69,14 @@ RUNS = pd.DataFrame({"example": ["example 1"] * 10, "seed": range(10), "final_lo
 
 
 def test_paired_claim_is_mixed_when_it_holds_in_one_context_only():
-    verdicts, details = evaluate_claims(claims(PAIRED), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)
+    verdicts, details = evaluate(claims(PAIRED), toy_trials(), NO_SLOPES, 2000)
     assert verdicts.loc[0, "verdict"] == "mixed" and verdicts.loc[0, "holds_in"] == "optimizer adam"
     adam = details[details["context"] == "optimizer adam"].iloc[0]
     assert adam["probability_of_improvement"] == 1.0 and adam["p_holm"] < 0.05  # 12 seeds: exact p = 2/4096, x2 (Holm)
     only_adam = dict(PAIRED, select={"experiment": "e", "optimizer": "adam"})
-    assert evaluate_claims(claims(only_adam), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "supported"
+    assert evaluate(claims(only_adam), toy_trials(), NO_SLOPES, 2000)[0].loc[0, "verdict"] == "supported"
     reversed_pair = dict(only_adam, pairs=[["sigmoid", "linear"]])
-    assert evaluate_claims(claims(reversed_pair), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "not supported"
+    assert evaluate(claims(reversed_pair), toy_trials(), NO_SLOPES, 2000)[0].loc[0, "verdict"] == "not supported"
 
 
 def outlier_trials():
@@ -85,7 +98,7 @@ def test_paired_claim_direction_follows_hodges_lehmann_not_the_mean():
     # see test_compare) and its Hodges-Lehmann estimate (-1: 66 of the 78 Walsh averages are -1)
     # agree that linear is lower. The claim holds.
     claim = dict(PAIRED, select={"experiment": "e", "optimizer": "adam"})
-    verdicts, details = evaluate_claims(claims(claim), outlier_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)
+    verdicts, details = evaluate(claims(claim), outlier_trials(), NO_SLOPES, 2000)
     row = details.iloc[0]
     assert row["mean_difference"] == pytest.approx(3.25)
     assert row["hodges_lehmann"] == -1.0 and row["median_difference"] == -1.0
@@ -101,7 +114,7 @@ def test_slope_claim_uses_the_ci_of_the_log_log_slope():
     scales = {"s1": 0.01, "s2": 1.0, "s3": 100.0}
     for exponent, verdict in ((1.0, "supported"), (0.0, "not supported")):
         slopes = scale_slopes(scale_trials(exponent), scales, "grad", 2000, 0)
-        verdicts, details = evaluate_claims(claims(slope_claim), scale_trials(exponent), RUNS, slopes, 0.05, 2000, 0)
+        verdicts, details = evaluate(claims(slope_claim), scale_trials(exponent), slopes, 2000)
         assert verdicts.loc[0, "verdict"] == verdict
         assert details.loc[0, "slope"] == pytest.approx(exponent, abs=1e-9)
 
@@ -116,8 +129,8 @@ def test_rate_claim_is_decided_by_the_wilson_interval():
     # centre (0.9 + 3.8415 / 20) / (1 + 3.8415 / 10) = 1.09207 / 1.38415 = 0.78897;
     # half-width 1.96 / 1.38415 * sqrt(0.9 * 0.1 / 10 + 3.8415 / 400) = 1.41600 * 0.13640 = 0.19314;
     # CI [0.5958, 0.9821].
-    verdicts, details = evaluate_claims(claims(RATE), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)
-    assert details.loc[0, "rate"] == 0.9 and details.loc[0, "successes"] == 9 and details.loc[0, "n"] == 10
+    verdicts, details = evaluate(claims(RATE), toy_trials(), NO_SLOPES, 2000)
+    assert details.loc[0, "success_rate"] == 0.9 and details.loc[0, "successes"] == 9 and details.loc[0, "n"] == 10
     assert details.loc[0, "rate_ci_low"] == pytest.approx(0.5958, abs=1e-4)
     assert details.loc[0, "rate_ci_high"] == pytest.approx(0.9821, abs=1e-4)
     # Required 0.9: the CI straddles it (0.5958 < 0.9 <= 0.9821): undecided, not supported as the bare
@@ -125,14 +138,14 @@ def test_rate_claim_is_decided_by_the_wilson_interval():
     assert verdicts.loc[0, "verdict"] == "undecided" and verdicts.loc[0, "holds_in"] == "nowhere"
     assert not details.loc[0, "holds"] and not details.loc[0, "fails"]
     # Required 0.95: still inside the CI: undecided (it used to be "not supported", 0.9 < 0.95).
-    assert evaluate_claims(claims(dict(RATE, required_rate=0.95)), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "undecided"
+    assert evaluate(claims(dict(RATE, required_rate=0.95)), toy_trials(), NO_SLOPES, 2000)[0].loc[0, "verdict"] == "undecided"
     # Required 0.5 <= 0.5958, the lower bound: supported. Required 0.99 > 0.9821, the upper bound: not supported.
-    assert evaluate_claims(claims(dict(RATE, required_rate=0.5)), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "supported"
-    assert evaluate_claims(claims(dict(RATE, required_rate=0.99)), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)[0].loc[0, "verdict"] == "not supported"
+    assert evaluate(claims(dict(RATE, required_rate=0.5)), toy_trials(), NO_SLOPES, 2000)[0].loc[0, "verdict"] == "supported"
+    assert evaluate(claims(dict(RATE, required_rate=0.99)), toy_trials(), NO_SLOPES, 2000)[0].loc[0, "verdict"] == "not supported"
     rule = decision_rule(RATE, 0.05)
     assert "Wilson" in rule and "lower bound" in rule and "upper bound" in rule and "undecided" in rule
     with pytest.raises(ValueError, match="required_rate"):
-        evaluate_claims(claims(dict(RATE, required_rate=1.5)), toy_trials(), RUNS, NO_SLOPES, 0.05, 2000, 0)
+        evaluate(claims(dict(RATE, required_rate=1.5)), toy_trials(), NO_SLOPES, 2000)
 
 
 def test_verdict_rule_for_each_branch():
@@ -157,10 +170,10 @@ def test_verdict_rule_for_each_branch():
 
 def test_a_claim_that_selects_nothing_or_misses_a_key_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="matches no results"):
-        evaluate_claims(claims(dict(PAIRED, select={"experiment": "nope"})), toy_trials(), RUNS, NO_SLOPES, 0.05, 100, 0)
+        evaluate(claims(dict(PAIRED, select={"experiment": "nope"})), toy_trials(), NO_SLOPES, 100)
     path = tmp_path / "claims.yaml"
     path.write_text(yaml.safe_dump(claims({k: v for k, v in PAIRED.items() if k != "pairs"})))
-    with pytest.raises(ValueError, match=r"claims\[0\] \(P\): missing key 'pairs'"):
+    with pytest.raises(ValueError, match="claim P: key 'pairs': missing"):
         load_claims(path)
 
 

@@ -46,18 +46,23 @@ def test_bce_on_targets_outside_unit_interval_is_an_error_unless_excluded():
     )
 
 
-def test_validity_requirements_come_from_the_config():
+def test_validity_requirements_come_from_the_config_and_add_to_the_built_in_ones():
     config = edited(smoke_config(), "validity.loss_requirements", {"mse": {"output_within": [0, 1]}})
     study = load_study(config)
-    assert any(cell.loss == "binary_crossentropy" and cell.activation == "linear" for cell in study.cells)
+    # the config's requirement for MSE adds to binary cross-entropy's built-in one, never replaces it
+    assert not any(cell.loss == "binary_crossentropy" and cell.activation == "linear" for cell in study.cells)
     assert not any(cell.loss == "mse" and cell.activation == "linear" for cell in study.cells)
+    loosened = edited(smoke_config(), "validity.loss_requirements", {"binary_crossentropy": {"targets_within": [-10, 10]}})
+    assert not any(cell.loss == "binary_crossentropy" and cell.dataset == "seed_large" for cell in load_study(loosened).cells)
     with pytest.raises(ConfigError, match="validity.loss_requirements"):
         load_study(edited(smoke_config(), "validity.loss_requirements", {"msee": {"output_within": [0, 1]}}))
 
 
 def test_grid_expansion_flags_unreachable_targets_and_packs_jobs():
     study = load_study_file(REPO / "config" / "smoke.yaml")
-    assert len(study.cells) == 40 and len(study.excluded) == 26
+    # article: 4 datasets x 2 targets x 2 optimizers x (MSE x 2 activations + BCE where valid);
+    # long: 3 cells (BCE + linear is excluded) x 3 rates of the tuning sweep
+    assert len(study.cells) == 38 + 9 and len(study.excluded) == 26 + 1
     flagged = {(c.dataset, c.targets, c.activation) for c in study.flags}
     assert ("seed_large", "raw", "sigmoid") in flagged and ("seed_small", "standardized", "sigmoid") in flagged
     assert ("seed_small", "raw", "sigmoid") not in flagged and all(c.activation == "sigmoid" for c in study.flags)
@@ -67,10 +72,9 @@ def test_grid_expansion_flags_unreachable_targets_and_packs_jobs():
         "article/mse/job001",
         "article/mse/job002",
         "article/binary_crossentropy/job000",
-        "long/mse/job000",
-        "long/binary_crossentropy/job000",
+        "long/dense1__adam/job000",
     ]
-    packed = [cell for stacks in jobs.values() for stack in stacks for cell in stack.segments]
+    packed = [cell for stacks in jobs.values() for stack in stacks for cell in stack.cells]
     assert len(packed) == len(study.cells)  # every cell in exactly one job
     assert study.config["experiments"]["article"]["eval_every"] == 1  # defaults are filled in
 

@@ -8,6 +8,7 @@ from sklearn.datasets import load_diabetes
 
 from lossatlas import datasets
 from lossatlas.datasets import (
+    load_or_rebuild,
     FAMILIES,
     SPLITS,
     DatasetSpec,
@@ -358,3 +359,20 @@ def test_files_are_byte_reproducible_and_checked_against_the_manifest(tmp_path, 
     with pytest.raises(ValueError, match="does not match its manifest"):
         load_dataset(*paths[0])
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_a_corrupted_dataset_is_rebuilt_from_its_generator(tmp_path):
+    spec = DatasetSpec("small", "seed_small", n_test=50)
+    data, manifest = tmp_path / "small.npz", tmp_path / "small.json"
+    write_dataset(spec, 5, 3, data, manifest)
+    good = data.read_bytes()
+    data.write_bytes(good[: len(good) // 2])  # truncated
+    loaded = load_or_rebuild(spec, 5, 3, data, manifest)
+    assert data.read_bytes() == good
+    np.testing.assert_array_equal(loaded["y_train"], generate(spec, 5, 3)["y_train"])
+    data.unlink()  # deleted
+    load_or_rebuild(spec, 5, 3, data, manifest)
+    assert data.read_bytes() == good
+    data.write_bytes(good[:100])
+    with pytest.raises(ValueError, match="differs from its manifest"):
+        load_or_rebuild(spec, 6, 3, data, manifest)  # another base seed: the rebuild cannot match

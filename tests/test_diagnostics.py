@@ -7,7 +7,7 @@ training: at the initial weights here.
 import numpy as np
 
 from lossatlas import engine
-from lossatlas.config import ModelSpec, OptimizerSpec
+from lossatlas.study import ModelSpec, OptimizerSpec
 
 DENSE = ModelSpec("dense1")
 FROZEN = OptimizerSpec("frozen", "sgd", 0.0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lossatlas import engine, reference
-from lossatlas.config import ModelSpec, OptimizerSpec
+from lossatlas.study import ModelSpec, OptimizerSpec
 from lossatlas.datasets import DatasetSpec, generate
 
 DENSE = ModelSpec("dense1")

@@ -11,7 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from handmade import analysis_tables, cells_table, curves_table, floors_table, slopes_table
+from handmade import (
+    analysis_tables,
+    cells_table,
+    curves_table,
+    evals_table,
+    floors_table,
+    mechanism_table,
+    slopes_table,
+    tuned_rates_table,
+)
 from helpers import REPO, smoke_config
 from lossatlas import figures, plan
 from lossatlas.config import load_study
@@ -174,18 +183,124 @@ def test_article_seeds_mark_the_printed_value():
     assert [tick.get_text() for tick in axes[3].get_yticklabels()] == ["example 2", "example 3"]
 
 
+# --- time to target, learning rates, mechanism ---------------------------------------------------
+
+
+def test_time_to_target_draws_the_median_nrmse_of_each_compared_cell(study):
+    group = plan.time_groups(study)[0]
+    lines = figures.time_lines(evals_table(study), cells_table(study), study, group, tuned_rates_table())
+    assert sorted(set(zip(lines["rate"], lines["level"], lines["learning_rate"]))) == [
+        ("default", "binary_crossentropy", 0.001), ("default", "mse", 0.001),
+        ("tuned", "binary_crossentropy", 1.0), ("tuned", "mse", 0.1)]
+    baseline = lines[(lines["rate"] == "tuned") & (lines["level"] == "mse")].sort_values("step")
+    assert baseline["step"].tolist() == [4, 40, 80, 160, 240, 480]  # step 0 left out; rate 0.1 stops at epoch 120
+    evals = evals_table(study)
+    first = evals[(evals["loss"] == "mse") & (evals["activation"] == "sigmoid") & (evals["learning_rate"] == 0.1)
+                  & (evals["epoch"] == 1)]
+    assert baseline["nrmse"].iloc[0] == pytest.approx(first["test_rmse"].median() / 0.01)
+    better = lines[(lines["rate"] == "tuned") & (lines["level"] == "binary_crossentropy")]
+    assert better["status"].iloc[0] == figures.time.NOT_PAST_BUDGET  # the cell past the sweep has no horizon status
+    assert set(lines["budget_steps"]) == {240} and set(lines["panel"]) == {0}
+    fig, axes = figures.plot_time_to_target(lines, group, 1.5)
+    assert len(axes) == 1 and axes[0].get_xscale() == "log" and axes[0].get_title() == "adam"
+    assert fig._suptitle.get_text() == "S2, S4: BCE vs MSE"
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert labels[:4] == ["BCE, default rate", "BCE, tuned rate", "MSE, default rate", "MSE, tuned rate"]
+    assert "threshold, nRMSE 1.5" in labels and "undecided at the cap" in labels
+    dashes = {line.get_linestyle() for line in axes[0].get_lines() if len(line.get_xdata()) > 2}
+    assert dashes == {"-", "--"}  # default and tuned rate
+    ends = [line for line in axes[0].get_lines() if len(line.get_xdata()) == 1 and line.get_marker() != "None"]
+    assert len(ends) == 3  # a status marker on each line but the one not trained past the budget
+    horizontal = [line.get_ydata()[0] for line in axes[0].get_lines() if len(set(line.get_ydata())) == 1 and len(line.get_ydata()) == 2]
+    assert 1.5 in horizontal and 1.0 in horizontal
+    factor = plan.time_groups(study)[1]
+    lines = figures.time_lines(evals_table(study), cells_table(study), study, factor, None)
+    assert sorted(set(zip(lines["level"], lines["learning_rate"]))) == [("1", 0.001), ("10", 0.01)]
+    fig, _ = figures.plot_time_to_target(lines, factor, 1.5)
+    assert fig._suptitle.get_text() == "S5: ×10 default rate vs ×1 default rate"
+
+
+def test_lr_sensitivity_marks_the_tuned_and_default_rates(study):
+    panels = plan.sensitivity_panels(study, "long")
+    fig, axes = figures.plot_lr_sensitivity(cells_table(study), tuned_rates_table(), panels, plan.default_rates(study), 1.5)
+    ax = axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "learning rate"
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert labels[:3] == ["MSE / sigmoid", "MSE / linear", "BCE / sigmoid"]
+    assert "tuned rate at an edge of the rates trained" in labels
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["BCE / sigmoid"].get_xdata()) == [0.001, 0.01, 0.1, 1.0]  # the rate past the sweep included
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert len(stars) == 3 and sum(line.get_markerfacecolor() == "white" for line in stars) == 1  # the edge: hollow
+    assert [line.get_xdata()[0] for line in stars] == [0.1, 0.01, 1.0]
+    assert 0.001 in [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]  # the default rate
+
+
+def test_mechanism_sets_the_needed_distance_against_the_travelled_one():
+    fig, (main, side) = figures.plot_mechanism(mechanism_table())
+    assert main.get_xscale() == "log" and main.get_yscale() == "log"
+    points = [(line.get_xdata()[0], line.get_ydata()[0]) for line in main.get_lines() if line.get_marker() == "o"]
+    assert points == [(0.9, 0.2), (0.5, 0.05)]
+    squares = [line.get_ydata()[0] for line in main.get_lines() if line.get_marker() == "s"]
+    assert squares == [0.24]  # Adam's reach; SGD has none
+    assert [line.get_ydata()[0] for line in side.get_lines() if line.get_marker() == "o"] == [0.227]
+    assert [tick.get_text() for tick in side.get_xticklabels()] == ["BCE/sigmoid lr 0.001"]
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert legend[:3] == ["step budget", "small gradient", "undecided"]
+
+
 # --- the plan ------------------------------------------------------------------------------------
 
 
 def test_study_figures_follow_the_grid(study):
     figure_plan = plan.study_figures(study)
     assert list(figure_plan) == ["article_seeds", "gradient_curves", "scale_diagnostics", "nrmse_vs_scale",
-                                 "nrmse_heatmap_article_dense1_raw", "nrmse_heatmap_article_dense1_standardized"]
-    assert {spec["kind"] for spec in figure_plan.values()} <= set(plan.STUDY_FIGURE_KINDS)
+                                 "nrmse_heatmap_article_dense1_raw_raw", "nrmse_heatmap_article_dense1_raw_standardized",
+                                 "time_to_target_S2_S4", "time_to_target_S5", "lr_sensitivity_long", "mechanism"]
+    assert {spec["kind"] for spec in figure_plan.values()} == set(plan.STUDY_FIGURE_KINDS)
     assert figure_plan["gradient_curves"]["panels"] == [("article", "adam"), ("article", "sgd"), ("long", "adam")]
     assert figure_plan["nrmse_vs_scale"]["scales"] == {"scale_1e-2": 0.01, "scale_1e0": 1.0}
     assert plan.curve_experiments(study, "seed_small") == ["article", "long"]
     assert plan.report_datasets(study) == ["seed_large", "seed_small", "scale_1e-2", "scale_1e0"]
+    assert figure_plan["nrmse_vs_scale"]["inputs"] == "raw" and figure_plan["gradient_curves"]["inputs"] == "raw"
+
+
+def test_the_default_view_has_each_optimizers_own_rate(study):
+    cells = plan.default_cells(study)
+    assert len(cells) == len(study.cells) - 6  # experiment long's three cells at two more rates of its sweep
+    assert {(c.optimizer, c.learning_rate) for c in cells} == {("adam", 0.001), ("sgd", 0.01)}
+    assert plan.default_rates(study) == {"adam": 0.001, "sgd": 0.01}
+
+
+def test_time_groups_are_the_comparisons_of_the_time_judged_claims(study):
+    groups = plan.time_groups(study)
+    assert [(g["name"], g["claims"], g["contrast"], g["levels"], g["rates"]) for g in groups] == [
+        ("time_to_target_S2_S4", ["S2", "S4"], "loss", ["binary_crossentropy", "mse"], ["default", "tuned"]),  # same cells
+        ("time_to_target_S5", ["S5"], "learning_rate_factor", ["10", "1"], ["default"]),
+    ]
+    assert all(g["contexts"] == [{"optimizer": "adam"}] and g["experiments"] == ["long"] for g in groups)
+    jobs = plan.time_jobs(study)  # the jobs that train experiment long's cells
+    assert jobs == [job for job in study.jobs() if job.startswith("long/")] and len(jobs) == 1
+    cells = cells_table(study)
+    default, tuned = plan.comparisons(groups[0])
+    assert (default["rate"], tuned["rate"], default["panel"]) == ("default", "tuned", 0)
+    factor = plan.claim_view(cells, plan.comparisons(groups[1])[0], study)
+    assert sorted(zip(factor["level"], factor["learning_rate"])) == [("1", 0.001), ("10", 0.01)]
+    rows = plan.claim_view(cells, default, study)
+    assert set(rows["learning_rate"]) == {0.001} and set(rows["level"]) == {"binary_crossentropy", "mse"}
+    rows = plan.claim_view(cells, tuned, study, tuned_rates_table())
+    assert sorted(zip(rows["loss"], rows["learning_rate"])) == [("binary_crossentropy", 1.0), ("mse", 0.1)]
+    assert plan.figure_label("a b/c") == "a_b_c"
+
+
+def test_sensitivity_panels_are_the_contexts_of_tuned_experiments(study):
+    panels = plan.sensitivity_panels(study)
+    assert len(panels) == 1 and panels[0]["experiment"] == "long" and panels[0]["optimizer"] == "adam"
+    assert panels[0]["lines"] == [("mse", "sigmoid"), ("mse", "linear"), ("binary_crossentropy", "sigmoid")]
+    config = smoke_config()
+    config["experiments"]["long"]["tune"] = False
+    assert plan.sensitivity_panels(load_study(config)) == []
+    assert not any(name.startswith("lr_sensitivity") for name in plan.study_figures(load_study(config)))
 
 
 def test_evaluation_points_match_the_engines_schedule():
@@ -232,16 +347,24 @@ def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
     slopes_table().to_csv(paths["slopes"], index=False)
     tables["article_runs"].to_csv(paths["runs"], index=False)
     tables["article_summary"].to_csv(paths["summary"], index=False)
-    curves = pd.concat([curves_table(metrics=("grad_norm_output",)).assign(experiment=experiment, optimizer=optimizer)
+    rates = plan.default_rates(study)
+    curves = pd.concat([curves_table(metrics=("grad_norm_output",), learning_rate=rates[optimizer]).assign(
+                            experiment=experiment, optimizer=optimizer)
                         for experiment, optimizer in (("article", "adam"), ("article", "sgd"), ("long", "adam"))])
     curves.to_parquet(tmp_path / "curves.parquet", index=False)
+    tuned_rates_table().to_csv(tmp_path / "tuned.csv", index=False)
+    mechanism_table().to_csv(tmp_path / "mechanism.csv", index=False)
+    evals_table(study).to_parquet(tmp_path / "evals.parquet", index=False)
     outputs = {name: tmp_path / "study" / f"{name}.svg" for name in plan.study_figures(study)}
-    figures.write_study_figures(study, outputs, paths["cells"], tmp_path / "curves.parquet", paths["slopes"],
-                                paths["runs"], paths["summary"])
+    arguments = (paths["cells"], tmp_path / "curves.parquet", paths["slopes"], paths["runs"], paths["summary"],
+                 tmp_path / "tuned.csv", tmp_path / "mechanism.csv", [tmp_path / "evals.parquet"])
+    figures.write_study_figures(study, outputs, *arguments)
     assert all(path.read_text().lstrip().startswith("<?xml") for path in outputs.values())
+    first = outputs["time_to_target_S2_S4"].read_bytes()
+    figures.write_study_figures(study, outputs, *arguments)
+    assert outputs["time_to_target_S2_S4"].read_bytes() == first
     with pytest.raises(ValueError, match="do not match"):
-        figures.write_study_figures(study, {}, paths["cells"], tmp_path / "curves.parquet", paths["slopes"],
-                                    paths["runs"], paths["summary"])
+        figures.write_study_figures(study, {}, *arguments)
 
 
 # --- one way: config -> ... -> figures, report ---------------------------------------------------

@@ -3,6 +3,7 @@ captions, escaping, HTML and PDF (no workflow run)."""
 
 from __future__ import annotations
 
+import html as html_module
 import io
 import math
 import re
@@ -16,11 +17,12 @@ import pytest
 from pypdf import PdfReader
 
 from handmade import analysis_tables, cells_table, curves_table, floors_table
+from handmade import findings as findings_json
 from helpers import REPO, edited, smoke_config
-from lossatlas import figures, plan, report, textfmt
+from lossatlas import figures, plan, report, textfmt, views
 from lossatlas.claims import VERDICTS
 from lossatlas.config import load_study
-from lossatlas.report import captions, design, embed, findings, provenance, sections
+from lossatlas.report import captions, design, discussion, embed, findings, provenance, sections, verdicts
 
 TEMPLATE = REPO / "report" / "template.html.j2"
 STYLE = REPO / "report" / "style.css"
@@ -111,9 +113,11 @@ def test_results_tables_follow_the_config_order(study):
     assert [(t["id"], t["dataset"]) for t in tables] == [
         ("T1", "seed_large"), ("T2", "seed_small"), ("T3", "scale_1e-2"), ("T4", "scale_1e0")
     ]
+    # the default view: the learning rate is the optimizer's, so no column of its own
     assert [d["name"] for d in tables[0]["dimensions"]] == ["targets", "optimizer", "loss", "activation"]
     columns = ("targets", "optimizer", "loss", "activation")
-    grid = [(c.targets, c.optimizer, textfmt.loss_name(c.loss), c.activation) for c in study.cells if c.dataset == "seed_small"]
+    grid = [(c.targets, c.optimizer, textfmt.loss_name(c.loss), c.activation) for c in plan.default_cells(study)
+            if c.dataset == "seed_small"]
     rows = [row for group in tables[1]["groups"] for row in group["rows"]]
     assert [tuple(r["labels"][c] for c in columns) for r in rows] == grid
     assert [g["experiment"] for g in tables[1]["groups"]] == ["article", "long"]
@@ -158,7 +162,7 @@ def test_product_rows_are_exact():
 
 def test_excluded_and_flagged_cells_are_listed_by_reason(study):
     listing = design.cells_by_reason([(item.cell, item.reason) for item in study.excluded])
-    assert listing["headings"] == ["Dataset", "Targets", "Optimizer", "Loss", "Activation"]
+    assert listing["headings"] == ["Experiment", "Dataset", "Targets", "Optimizer", "Loss", "Activation"]
     assert sum(int(group["count"]) for group in listing["groups"]) == len(study.excluded)
     reasons = [group["reason"] for group in listing["groups"]]
     assert len(reasons) == len(set(reasons)) == len({item.reason for item in study.excluded})
@@ -167,7 +171,20 @@ def test_excluded_and_flagged_cells_are_listed_by_reason(study):
     assert listing["groups"][0]["experiments"] == f"article {listing['groups'][0]['count']}"
     first = next(item for item in study.excluded if item.reason == reasons[0])
     row = listing["groups"][0]["cells"][0]
-    assert first.cell.dataset in row[0].split(", ") and first.cell.loss in row[3].split(", ")
+    assert first.cell.dataset in row[1].split(", ") and first.cell.loss in row[4].split(", ")
+
+
+def test_flagged_cells_are_listed_once_whatever_their_rates(study):
+    tuned = design.cells_by_reason([(cell, "flag") for cell in study.cells if cell.experiment == "long"])
+    assert study.experiments["long"].tune and len({c.learning_rate for c in study.cells if c.experiment == "long"}) > 1
+    assert tuned["groups"][0]["count"] == "3"  # three cells, each at three rates
+    assert "Learning rate" not in tuned["headings"]
+
+
+def test_the_experiments_table_says_how_each_is_trained(study):
+    rows = {row["heading"]: row["values"] for row in design.experiments_table(study)}
+    assert rows["Tune"] == ["no", "yes"] and rows["Horizon"] == ["no", "yes"] and rows["Inputs"] == ["raw", "raw"]
+    assert rows["Learning rates"] == ["adam 0.001; sgd 0.01", "adam: sweep of 3, 0.001 to 0.1"]
 
 
 def test_the_statistics_settings_are_the_configs():
@@ -199,6 +216,16 @@ def test_threats_of_synthetic_data_with_one_feature(study):
     threats = design.threats_context(study)
     assert not threats["real_data"] and threats["one_feature"]
     assert threats["not_covered"] == "No real data, no several inputs, no classification targets."
+    assert threats["tuned"] == "long" and threats["untuned"] == "article" and threats["horizon"] == "long"
+    assert threats["tuning"] == {"min": "0.001", "max": "0.1", "per_decade": "1", "extend_steps": "1"}
+    assert threats["cap"]["cap_steps"] == "1920" and threats["cap"]["stall_factor"] == "10"
+
+
+def test_the_stall_rule_is_the_configs():
+    config = edited(edited(smoke_config(), "horizon.stall_improvement", 0.02), "horizon.stall_factor", 4)
+    horizon = design.metrics_context(load_study(config))["horizon"]
+    assert horizon["stall_improvement_percent"] == "2" and horizon["stall_factor"] == "4"
+    assert horizon["cap_steps"] == "1920" and horizon["points_per_doubling"] == "2"
 
 
 # --- the article, claims, comparisons ------------------------------------------------------------
@@ -223,22 +250,96 @@ def test_article_table_has_each_example_and_the_paired_comparison():
 
 
 def test_claims_context_knows_every_verdict():
-    claims = findings.claims_context(analysis_tables()["verdicts"])
+    claims = verdicts.claims_context(analysis_tables()["verdicts"])
     assert [c["verdict"] for c in claims] == list(VERDICTS) == ["supported", "not supported", "mixed", "undecided"]
     assert [c["verdict_class"] for c in claims] == ["supported", "not-supported", "mixed", "undecided"]
-    assert claims[0]["holds"] == "2 of 2" and claims[0]["evidence"][1].startswith("optimizer sgd")
+    assert claims[0]["holds"] == "2 of 2" and claims[0]["evidence"][1]["text"].startswith("optimizer sgd")
+    assert claims[0]["evidence"][1]["label"] == "budget, default rate"
     assert claims[0]["article"] == "the article's <words>"
     bad = analysis_tables()["verdicts"].assign(verdict="plausible")
     with pytest.raises(ValueError, match="plausible"):
-        findings.claims_context(bad)
+        verdicts.claims_context(bad)
+    bad = analysis_tables()["verdicts"].assign(verdict_budget_tuned="likely")
+    with pytest.raises(ValueError, match="likely"):
+        verdicts.claims_context(bad)
 
 
-def test_abstract_counts_the_verdicts():
-    claims = findings.claims_context(analysis_tables()["verdicts"])
-    abstract = findings.abstract_context(claims)
+def test_claims_have_a_verdict_per_judgment_and_rate():
+    claims = verdicts.claims_context(analysis_tables()["verdicts"])
+    judged = {(j["judged"], j["rate"]): j["verdict"] for j in claims[1]["judgments"]}
+    assert [j["heading"] for j in claims[1]["judgments"]] == [
+        "Budget, default rate", "Budget, tuned rate", "Time, default rate", "Time, tuned rate"]
+    assert judged[("budget", "default")]["verdict"] == "not supported" and judged[("budget", "tuned")]["verdict"] == "supported"
+    assert judged[("time", "default")]["verdict"] == "undecided"
+    assert [j["verdict"] for j in claims[0]["judgments"][1:]] == [None, None, None]  # not judged so (NaN in the CSV)
+    assert claims[1]["time_rule"].endswith("<sooner>") and claims[0]["time_rule"] == ""
+    assert claims[1]["evidence"][-1] == {"label": "time, tuned rate", "text": "optimizer adam: a vs b: 40 vs 680 steps: sooner"}
+
+
+def test_abstract_lists_the_verdicts_at_each_rate():
+    claims = verdicts.claims_context(analysis_tables()["verdicts"])
+    abstract = verdicts.abstract_context(claims)
     assert abstract["summary"] == "1 supported, 1 not supported, 1 mixed and 1 undecided"
-    assert [s["id"] for s in abstract["sentences"]] == [c["id"] for c in claims]
-    assert abstract["sentences"][0]["text"].endswith(": supported (holds in 2 of 2 contexts).")
+    assert [c["id"] for c in abstract["default"]] == ["C1", "C2", "C3", "C4"]
+    assert [c["id"] for c in abstract["tuned"]] == ["C2"]
+    assert [(v["words"], v["verdict"]) for v in abstract["tuned"][0]["verdicts"]] == [
+        ("at the budget", "supported"), ("by time to target", "supported")]
+
+
+def test_time_rows_quote_the_kaplan_meier_medians_and_the_ratio():
+    tables = analysis_tables()
+    claims = verdicts.claims_context(tables["verdicts"])
+    time = verdicts.time_context(tables["claim_details"], claims)
+    assert len(time["rows"]) == 2 and all(row["id"] == "C2" for row in time["rows"])
+    default, tuned = time["rows"]
+    assert (default["steps_better"], default["ratio"], default["outcome"]) == ("inf", "n/a", "undecided at the cap")
+    assert tuned["pair"] == "BCE vs MSE" and tuned["ratio"] == "17 [8.5, 17.25]"
+    assert (tuned["better_status"], tuned["baseline_status"]) == ("reached", "stalled")
+    assert time["outcomes"] == {"default": "1 undecided at the cap", "tuned": "1 sooner"}
+    assert [c["id"] for c in time["claims"]] == ["C2"]
+
+
+def test_the_answer_quotes_the_findings():
+    answer = discussion.answer_context(findings_json())
+    assert (answer["n_cells"], answer["n_failing"], answer["budget"], answer["cap"]) == ("3", "3", "240", "1920")
+    assert [c["name"] for c in answer["categories"]] == ["small gradient", "step budget", "undecided"]
+    assert "median 3.75 times the optimizer's reach" in answer["categories"][1]["words"]
+    assert answer["later_multiple"] == "5.417" and answer["n_reach_later"] == "2"
+    assert answer["best"] == [
+        {"rate": "default", "id": "C1", "name": "Claim supported", "effect": "2.891 [2.749, 3.32]"},
+        {"rate": "tuned", "id": "C2", "name": "Claim <not> supported", "effect": "3.521 [3.392, 4.106]"},
+    ]
+    missing = {key: value for key, value in findings_json().items() if key != "best_remedy"}
+    with pytest.raises(ValueError, match="best_remedy"):
+        discussion.answer_context(missing)
+
+
+def test_mechanism_tuned_rates_and_remedies_tables(study):
+    tables = analysis_tables()
+    mechanism = discussion.mechanism_context(tables["mechanism"])
+    assert [d["name"] for d in mechanism["dimensions"]] == ["dataset", "optimizer", "learning_rate", "loss", "activation"]
+    first, sgd, never = mechanism["rows"]
+    assert (first["needed"], first["travelled"], first["capacity"], first["reach"]) == ("0.9", "0.2", "0.24", "680")
+    assert sgd["capacity"] == "n/a" and never["needed"] == "n/a" and never["reach"] == "inf"
+    assert first["labels"]["loss"] == "MSE" and first["labels"]["learning_rate"] == "0.001"
+    tuned = discussion.tuned_context(tables["tuned_rates"], cells_table(study))
+    assert (tuned["n_cells"], tuned["n_moved"], tuned["n_edge"]) == ("3", "3", "1")
+    bce = tuned["rows"][2]
+    assert (bce["default"], bce["tuned"], bce["rates"], bce["edge"]) == ("0.001", "1", "4 [0.001, 1]", "high")
+    cells = cells_table(study)
+    extended = cells.iloc[-1]  # the cell past the sweep, at the tuned rate
+    assert bce["nrmse_tuned"] == textfmt.format_number(extended["final_test_nrmse_median"])
+    assert discussion.tuned_context(tables["tuned_rates"], cells.iloc[:-1])["rows"][2]["nrmse_tuned"] == "n/a"
+    at_default = cells[(cells["experiment"] == "long") & (cells["loss"] == "mse") & (cells["activation"] == "sigmoid")
+                       & (cells["learning_rate"] == 0.001)].iloc[0]
+    assert tuned["rows"][0]["nrmse_default"] == textfmt.format_number(at_default["final_test_nrmse_median"])
+    remedies = discussion.remedies_context(tables["remedies"])
+    assert [(r["rank"], r["id"]) for r in remedies["rows"]] == [("1", "C2"), ("2", "C1")]
+    assert [e["rate"] for e in remedies["rows"][0]["rates"]] == ["default", "tuned"]
+    tuned_c2 = remedies["rows"][0]["rates"][1]["values"]
+    assert (tuned_c2["effect"], tuned_c2["time"], tuned_c2["sooner"]) == ("3.521 [3.392, 4.106]", "17", "1 of 1")
+    c1 = remedies["rows"][1]["rates"]
+    assert len(c1) == 1 and c1[0]["values"]["time"] == "n/a" and c1[0]["values"]["time_verdict"] is None
 
 
 def test_best_losses_make_a_table_in_grid_order(study):
@@ -271,11 +372,14 @@ def test_curve_captions_quote_the_floors_schedule_and_noise(study):
     floors = floors_table()
     texts = captions.curve_captions("seed_small", "long", part, study, floors[floors["experiment"] == "long"], ["grid"])
     assert "after epoch 1, every 10 epochs and the last" in texts["loss_curves"]
+    assert "trained past the budget (dashed vertical line)" in texts["test_rmse"] and "up to 480 epochs" in texts["test_rmse"]
+    assert "at each optimizer's default learning rate" in texts["test_rmse"]
     assert "MSE σ² = 0.5" in texts["loss_curves"] and "grid (more cells) is summarised" in texts["loss_curves"]
     assert "noise standard deviation, 0.01" in texts["test_rmse"] and "initial weights (epoch 0)" in texts["test_rmse"]
     article = cells[(cells["dataset"] == "seed_small") & (cells["experiment"] == "article")]
     texts = captions.curve_captions("seed_small", "article", article, study, floors[floors["experiment"] == "article"])
     assert "after every epoch" in texts["loss_curves"] and "binary cross-entropy: the mean binary entropy" in texts["loss_curves"]
+    assert "past the budget" not in texts["loss_curves"]
     assert "Dash-dotted lines" in texts["loss_curves"] and "0.2346" in texts["loss_curves"]
     assert captions.floors_caption(floors.iloc[0:0], 0.1) == "No loss of this figure has a closed-form floor."
 
@@ -287,9 +391,19 @@ def test_thinning_is_quoted_beyond_the_plans_limit():
 
 def test_every_study_figure_has_a_caption(study):
     cells = cells_table(study)
+    ids = plan.table_ids(study)
     for name, spec in plan.study_figures(study).items():
-        text = captions.study_figure_caption(spec, study, cells)
+        text = captions.study_figure_caption(spec, study, cells, ids)
         assert len(text) > 100 and "{" not in text, name
+    figure_plan = plan.study_figures(study)
+    time = captions.study_figure_caption(figure_plan["time_to_target_S2_S4"], study, cells, ids)
+    assert "claims S2 and S4 compare (loss: binary_crossentropy against mse)" in time
+    assert "cap of 1920 steps" in time and f"Table {ids['time']} gives" in time and "One panel per optimizer" in time
+    factor = captions.study_figure_caption(figure_plan["time_to_target_S5"], study, cells, ids)
+    assert "claim S5 compares (multiple of the default rate: 10 against 1)" in factor and "tuned" not in factor
+    rates = captions.study_figure_caption(figure_plan["lr_sensitivity_long"], study, cells, ids)
+    assert "from 0.001 to 0.1, 1 per decade" in rates and "tuning.extend_steps = 1" in rates
+    assert "at least 50% of the budget" in captions.study_figure_caption(figure_plan["mechanism"], study, cells, ids)
     scale = plan.study_figures(study)["scale_diagnostics"]
     assert "at the initial weights" in captions.study_figure_caption(scale, study, cells)
 
@@ -363,14 +477,38 @@ def test_html_has_the_tables_figures_and_escapes_labels(rendered):
     assert "<link" not in html and "src=" not in html and "<?xml" not in html and "href=\"../" not in html
 
 
-def test_pdf_text_has_the_table_numbers(rendered):
+def test_html_answers_the_title_question_first(rendered):
+    _, html, _ = rendered
+    abstract = html[html.index('id="abstract"'):html.index("</section>", html.index('id="abstract"'))]
+    assert abstract.index("Why do the gradients go missing?") < abstract.index("This report examines")
+    flat = html_module.unescape(" ".join(re.sub(r"<[^>]+>", " ", abstract).split()))
+    assert "Of the 3 cells the article's paired claims compare" in flat
+    assert "3 miss test nRMSE ≤ 1.5 within the article's budget of 240 optimizer steps" in flat
+    assert "2 of them reach the threshold later, trained up to 1920 steps (median 5.417 times the budget)" in flat
+    assert "3.521 [3.392, 4.106] times" in flat and "Claim <not> supported" in flat
+    assert "Verdicts at each cell's tuned learning rate" in flat
+    for section in ('id="time"', 'id="rates"', 'id="discussion"', "What to do", "Slow or stuck?"):
+        assert section in html, section
+    assert "<not>" not in html and "&lt;sooner&gt;" in html  # names and rules escaped everywhere
+    discussion = html[html.index('id="discussion"'):]
+    assert "changes the budget verdict of C2" in " ".join(re.sub(r"<[^>]+>", " ", discussion).split())
+    # sections numbered in order, the optional ones included
+    numbers = re.findall(r"<h2>(\d+) ", html)
+    assert numbers == [str(n) for n in range(1, len(numbers) + 1)] and len(numbers) == 9
+
+
+def test_pdf_text_has_the_table_numbers(rendered, study):
     cells, _, pdf = rendered
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    for column in ("final_test_nrmse_mean", "final_test_nrmse_ci_low", "final_test_nrmse_median",
-                   "final_test_rmse_mean", "final_test_rmse_ci_low", "final_train_loss_mean"):
+    default = views.at_default(cells, study)  # the results per dataset; the appendix has every cell
+    for column in ("final_test_nrmse_mean", "final_test_nrmse_ci_low", "final_test_nrmse_median"):
+        for value in default[column]:
+            assert textfmt.format_number(value) in text, (column, value)
+    for column in ("final_test_rmse_mean", "final_test_rmse_ci_low", "final_train_loss_mean"):
         for value in cells[column]:
             assert textfmt.format_number(value) in text, (column, value)
-    for words in ("not supported", "mixed", "undecided", "0.8179", "-0.024 [-0.03, -0.018]", "BCE*"):
+    for words in ("not supported", "mixed", "undecided", "0.8179", "-0.024 [-0.03, -0.018]", "BCE*",
+                  "17 [8.5, 17.25]", "undecided at the cap", "3.521 [3.392, 4.106]", "step budget", "small gradient"):
         assert words in text, words
 
 

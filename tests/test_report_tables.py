@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -62,6 +63,9 @@ def test_table_ids_come_from_the_config(study, tmp_path):
     assert list(ids.values()) == [f"T{n}" for n in range(1, len(ids) + 1)]
     assert ids["appendix"] == f"T{len(ids)}" and "claims" in ids
     assert list(ids)[:2] == ["comparison:article", "comparison:long"]
+    keys = list(ids)
+    assert keys[keys.index("claims"):] == ["claims", "time", "tuned_rates", "mechanism", "remedies", "article:examples",
+                                          "article:comparison", "appendix"]
     # The results do not move the ids: the same plan with the cells of a run or without.
     cells = cells_table(study)
     context = report.build_context(study, cells, {}, [], repo=tmp_path, analysis=analysis_tables(), floors=floors_table())
@@ -86,6 +90,10 @@ def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_
     floors_table().to_csv(floors, index=False)
     analysis = {}
     for name, frame in analysis_tables().items():
+        if name == "findings":
+            analysis[name] = tmp_path / "findings.json"
+            analysis[name].write_text(json.dumps(frame))
+            continue
         analysis[name] = tmp_path / f"{name}.csv"
         frame.to_csv(analysis[name], index=False)
     out = tmp_path / "report"
@@ -100,6 +108,48 @@ def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_
     for table_id in plan.table_ids(study).values():
         assert f'id="{table_id}"' in html and (out / "tables" / f"{table_id}.tex").exists()
     assert sorted(p.stem for p in (out / "captions").glob("*.rst")) == sorted(plan.SNAKEMAKE_CAPTIONS)
+
+
+def test_new_tables_are_there_only_when_the_config_has_them(study):
+    claims = plan.claims_of(study)
+    assert {c["id"] for c in plan.time_claims(claims)} == {"S2", "S4", "S5"}
+    budget_only = [{**c, "judged_by": ["budget"], "remedy": False} for c in claims]
+    keys = plan.table_plan(study, claims=budget_only)
+    assert "time" not in keys and "remedies" not in keys and "tuned_rates" in keys and "mechanism" in keys
+    assert "mechanism" not in plan.table_plan(study, claims=[c for c in claims if c["kind"] != "paired"])
+    config = smoke_config()
+    config["experiments"]["long"]["tune"] = False
+    assert "tuned_rates" not in plan.table_plan(load_study(config), claims=claims)
+    # the same config and claims give the same ids, whatever the results
+    assert plan.table_ids(study) == plan.table_ids(load_study(smoke_config()))
+
+
+def test_new_tables_flatten_with_every_column(study, tmp_path):
+    context = report.build_context(study, cells_table(study), {}, [], repo=tmp_path, analysis=analysis_tables(),
+                                   floors=floors_table())
+    ids = plan.table_ids(study)
+    by_id = {t["id"]: t for t in context["citable_tables"]}
+    claims = by_id[ids["claims"]]
+    assert claims["columns"][5:9] == ["Budget, default rate", "Budget, tuned rate", "Time, default rate", "Time, tuned rate"]
+    assert claims["rows"][1][5:9] == ["not supported", "supported", "undecided", "supported"]
+    assert claims["rows"][0][4] == "—" and claims["rows"][0][6:9] == ["—", "—", "—"]
+    time = by_id[ids["time"]]
+    assert time["rows"][1] == ["C2", "tuned", "optimizer adam", "BCE vs MSE", "40", "680", "17 [8.5, 17.25]", "reached",
+                               "stalled", "sooner"]
+    tuned = by_id[ids["tuned_rates"]]
+    assert tuned["columns"][:5] == ["Experiment", "Dataset", "Optimizer", "Loss", "Activation"]
+    assert tuned["rows"][2][5:9] == ["0.001", "1", "4 [0.001, 1]", "high"]
+    mechanism = by_id[ids["mechanism"]]
+    assert "Category" in mechanism["columns"] and mechanism["rows"][1][mechanism["columns"].index("Reach in budget")] == "n/a"
+    remedies = by_id[ids["remedies"]]
+    assert [row[:4] for row in remedies["rows"]] == [["1", "C2", "Claim <not> supported", "default"],
+                                                    ["1", "C2", "Claim <not> supported", "tuned"],
+                                                    ["2", "C1", "Claim supported", "default"]]
+    assert remedies["rows"][2][-2:] == ["supported", "—"]
+    for table in (claims, time, tuned, mechanism, remedies):
+        paths = tables.write_table_files(table, tmp_path / "tables")
+        assert "\\toprule" in paths["tex"].read_text() and "—" not in paths["tex"].read_text()
+        assert pd.read_csv(paths["csv"]).shape == (len(table["rows"]), len(table["columns"]))
 
 
 def test_bibtex_from_a_cff(tmp_path):

@@ -24,15 +24,14 @@ from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
-from lossatlas import compare, stats
-from lossatlas.config import Study
+from lossatlas import compare, convergence, stats
+from lossatlas.study import Study
 from lossatlas.results import CELL, TRIAL
 from lossatlas.seeds import derive_seed
 
 # Metrics summarised with mean, 95% bootstrap CI, median and IQM over the seeds that did not diverge.
-SUMMARY_METRICS = ("final_test_rmse", "final_test_nrmse", "final_test_mae", "final_train_loss")
+SUMMARY_METRICS = ("final_test_rmse", "final_test_nrmse", "final_test_rrmse", "final_test_mae", "final_train_loss")
 # Metrics summarised by their mean over those seeds only.
 MEAN_METRICS = (
     "final_test_r2",
@@ -57,21 +56,28 @@ def cell_id(row) -> str:
 
 def derive_metrics(trials: pd.DataFrame, study: Study, datasets: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
     """``trials`` with the metrics that need the data's facts: ``final_test_nrmse`` and
-    ``final_validation_nrmse`` (RMSE over the generator's noise sd), ``final_test_r2`` and
+    ``final_validation_nrmse`` (RMSE over the generator's noise sd; NaN where it is unknown),
+    ``final_test_rrmse`` and ``final_validation_rrmse`` (RMSE over the RMSE of an ordinary
+    least-squares fit on the same split and seed: defined on real data too), ``final_test_r2`` and
     ``best_test_r2`` (against each seed's test-target variance).
 
     Args:
-        datasets: dataset label -> its arrays (``y_test`` ``(S, n, 1)``).
+        datasets: dataset label -> its arrays (``y_test`` ``(S, n, 1)``, ``ols_rmse_test`` and
+            ``ols_rmse_validation`` ``(S,)``).
     """
     trials = trials.copy()
     noise = trials["dataset"].map({label: spec.noise_sd for label, spec in study.datasets.items()}).astype(float)
-    variance = np.full(len(trials), np.nan)
+    variance, ols_test, ols_validation = (np.full(len(trials), np.nan) for _ in range(3))
     for label, rows in trials.groupby("dataset").indices.items():
-        per_seed = datasets[label]["y_test"].astype(np.float64).var(axis=(1, 2))
-        variance[rows] = per_seed[trials["seed"].to_numpy()[rows]]
+        seeds = trials["seed"].to_numpy()[rows]
+        variance[rows] = datasets[label]["y_test"].astype(np.float64).var(axis=(1, 2))[seeds]
+        ols_test[rows] = datasets[label]["ols_rmse_test"][seeds]
+        ols_validation[rows] = datasets[label]["ols_rmse_validation"][seeds]
     trials["final_test_nrmse"] = trials["final_test_rmse"] / noise
+    trials["final_test_rrmse"] = trials["final_test_rmse"] / ols_test
     if "final_validation_rmse" in trials:
         trials["final_validation_nrmse"] = trials["final_validation_rmse"] / noise
+        trials["final_validation_rrmse"] = trials["final_validation_rmse"] / ols_validation
     trials["final_test_r2"] = 1.0 - trials["final_test_rmse"] ** 2 / variance
     trials["best_test_r2"] = 1.0 - noise**2 / variance
     return trials
@@ -85,40 +91,69 @@ def metric_matrix(evals: pd.DataFrame, column: str, trials: pd.DataFrame) -> tup
     return wide.reindex(index).to_numpy(np.float64), wide.columns.to_numpy()
 
 
-def progress(trials: pd.DataFrame, evals: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Steps to the nRMSE threshold (censored), whether it was reached and stagnation, per trial
-    (rows of ``trials``), from the test RMSE at the evaluation points.
+def progress(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets) -> pd.DataFrame:
+    """Steps to the fit threshold (censored), whether it was reached and stagnation, per trial
+    (rows of ``trials``), from the test RMSE at the evaluation points over
+    :func:`lossatlas.convergence.fit_scale` (nRMSE, or rRMSE on real data; :meth:`lossatlas.study.Study.fit_target`).
 
     A trial that reached the threshold at some evaluation point counts as reached at that point,
     also when it diverged later (the event happened); a trial that diverged before reaching it is
-    censored at its last finite evaluation. Stagnation is :func:`lossatlas.compare.stagnation` over
-    the last ``metrics.stagnation_window`` of the evaluations; a diverged trial never stagnates.
+    censored at its last finite evaluation. Steps to threshold use every evaluation, past the budget
+    too (horizon experiments). Stagnation is :func:`lossatlas.compare.stagnation` over the last
+    ``metrics.stagnation_window`` of the evaluations up to the budget; a diverged trial never stagnates.
     """
     settings = study.config["metrics"]
-    result = pd.DataFrame(index=trials.index, columns=["steps_to_threshold", "reached_threshold", "stagnated"])
-    result["steps_to_threshold"] = np.nan
-    result["reached_threshold"] = False
-    result["stagnated"] = False
-    noise = {label: spec.noise_sd for label, spec in study.datasets.items()}
+    result = pd.DataFrame(
+        {"steps_to_threshold": np.nan, "reached_threshold": False, "stagnated": False}, index=trials.index
+    )
     for (experiment, dataset), group in trials.groupby(["experiment", "dataset"], sort=False):
-        if noise.get(dataset) is None:
-            continue
         spec = study.experiments[experiment]
         part = evals[(evals["experiment"] == experiment) & (evals["dataset"] == dataset)]
         rmse, epochs = metric_matrix(part, "test_rmse", group)
-        nrmse = rmse / noise[dataset]
-        steps_per_epoch = -(-study.datasets[dataset].n_train // spec.batch_size)
-        steps, reached = compare.steps_to_threshold(nrmse, settings["nrmse_threshold"], steps_per_epoch, epochs=epochs)
-        recorded = int(np.isfinite(nrmse).sum(axis=1).max())
+        nrmse = rmse / convergence.fit_scale(study, dataset, group, datasets)[:, None]
+        steps, reached = compare.steps_to_threshold(
+            nrmse, study.fit_target(dataset)[1], study.steps_per_epoch(experiment, dataset), epochs=epochs
+        )
+        budget = nrmse[:, epochs <= spec.epochs]
+        recorded = int(np.isfinite(budget).sum(axis=1).max())
         window = max(1, int(round(settings["stagnation_window"] * recorded)))
         stagnated = compare.stagnation(
-            nrmse, min(window, max(recorded - 1, 1)), settings["stagnation_tolerance"], 1.0, settings["stagnation_margin"]
+            budget, min(window, max(recorded - 1, 1)), settings["stagnation_tolerance"], 1.0, settings["stagnation_margin"]
         )
-        diverged = group["diverged"].to_numpy()
         result.loc[group.index, "steps_to_threshold"] = steps
         result.loc[group.index, "reached_threshold"] = reached
-        result.loc[group.index, "stagnated"] = stagnated & ~diverged
+        result.loc[group.index, "stagnated"] = stagnated & ~group["diverged"].to_numpy()
     return result.astype({"steps_to_threshold": float, "reached_threshold": bool, "stagnated": bool})
+
+
+def horizon_statuses(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets) -> pd.DataFrame:
+    """Per cell of a horizon experiment trained past its budget: ``horizon_status``
+    (:func:`lossatlas.convergence.group_status` at the cell's last evaluation, the fastest cell of
+    its context setting the stall rule's scale) and ``horizon_steps`` (the steps it was trained).
+    Other cells get no row."""
+    rows = []
+    horizon_experiments = [label for label, spec in study.experiments.items() if spec.horizon]
+    selected = trials[trials["experiment"].isin(horizon_experiments)]
+    for (experiment, dataset, model, optimizer), context in selected.groupby(["experiment", "dataset", "model", "optimizer"], sort=False):
+        horizon = study.horizon(experiment, dataset)
+        steps = study.steps_per_epoch(experiment, dataset)
+        part = evals[(evals["experiment"] == experiment) & (evals["dataset"] == dataset) & (evals["model"] == model)
+                     & (evals["optimizer"] == optimizer)]
+        rmse, epochs = metric_matrix(part, "test_rmse", context)
+        error = rmse / convergence.fit_scale(study, dataset, context, datasets)[:, None]
+        positions = context.groupby(CELL, sort=False).indices
+        reach = {key: convergence.reach_steps(error[rows_], epochs, horizon.threshold, steps) for key, rows_ in positions.items()}
+        fastest = min(reach.values(), default=math.inf)
+        for key, rows_ in positions.items():
+            values = error[rows_]
+            last = int(context["end_epochs"].to_numpy()[rows_].max())
+            if last <= horizon.budget:
+                continue
+            diverged = context["diverged"].to_numpy()[rows_]
+            status = convergence.group_status(values, epochs, diverged, last, fastest, horizon, steps)
+            rows.append({**dict(zip(CELL, key)), "horizon_status": "undecided" if status == "running" else status,
+                         "horizon_steps": last * steps})
+    return pd.DataFrame(rows, columns=[*CELL, "horizon_status", "horizon_steps"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,28 +226,33 @@ def summarize_curves(
 ) -> pd.DataFrame:
     """Long table, one row per cell, metric and evaluation point: the mean over seeds and its
     percentile bootstrap band (:func:`lossatlas.stats.bootstrap_curve_band_many`, all cells with
-    the same seeds and points at once). Points where a metric was not recorded are left out."""
+    the same seeds and points at once). A cell's curve covers the points where it was evaluated
+    (a horizon experiment's cells stop at different points); points where a metric was not
+    recorded are left out."""
     parts = []
     for experiment, block in evals.groupby("experiment", sort=True):
-        cells = block.groupby(CELL, sort=True)
-        keys = list(cells.groups)
         seeds = np.sort(block["seed"].unique())
         for metric in metrics:
             if metric not in block or block[metric].isna().all():
                 continue
             wide = block.set_index([*CELL, "seed", "epoch"])[metric].unstack("epoch")
-            wide = wide.loc[:, wide.notna().any(axis=0)]
-            index = pd.MultiIndex.from_tuples([(*key, seed) for key in keys for seed in seeds], names=[*CELL, "seed"])
-            cube = wide.reindex(index).to_numpy(np.float64).reshape(len(keys), len(seeds), wide.shape[1])
-            seed = derive_seed(base_seed, "curve", experiment, metric)
-            mean, low, high = stats.bootstrap_curve_band_many(cube, n_resamples=n_resamples, seed=seed)
-            epochs = wide.columns.to_numpy()
-            part = pd.DataFrame(np.repeat(np.array(keys, dtype=object), len(epochs), axis=0), columns=CELL)
-            part["metric"] = metric
-            part["epoch"] = np.tile(epochs, len(keys))
-            part["mean"], part["ci_low"], part["ci_high"] = mean.reshape(-1), low.reshape(-1), high.reshape(-1)
-            parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+            recorded = wide.notna().groupby(level=CELL, sort=True).any()  # per cell: the points it has
+            for pattern, cells in recorded.groupby(list(recorded.columns), sort=False):
+                keys = list(cells.index)
+                epochs = recorded.columns.to_numpy()[np.asarray(pattern, bool)]
+                if not len(epochs):
+                    continue
+                index = pd.MultiIndex.from_tuples([(*key, seed) for key in keys for seed in seeds], names=[*CELL, "seed"])
+                cube = wide.reindex(index)[epochs].to_numpy(np.float64).reshape(len(keys), len(seeds), len(epochs))
+                seed = derive_seed(base_seed, "curve", experiment, metric, len(epochs), int(epochs[-1]))
+                mean, low, high = stats.bootstrap_curve_band_many(cube, n_resamples=n_resamples, seed=seed)
+                part = pd.DataFrame(np.repeat(np.array(keys, dtype=object), len(epochs), axis=0), columns=CELL)
+                part["metric"] = metric
+                part["epoch"] = np.tile(epochs, len(keys))
+                part["mean"], part["ci_low"], part["ci_high"] = mean.reshape(-1), low.reshape(-1), high.reshape(-1)
+                parts.append(part)
+    curves = pd.concat(parts, ignore_index=True).astype({"learning_rate": float})
+    return curves.sort_values([*CELL, "metric", "epoch"], kind="stable").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -310,15 +350,17 @@ def write_aggregate(
     (data, manifest), checked against the manifest), and writes ``outputs["trials"]`` (the trials
     with their derived metrics), ``outputs["cells"]``, ``outputs["curves"]`` and ``outputs["floors"]``."""
     from lossatlas.atomic import write_table
-    from lossatlas.datasets import load_dataset
+    from lossatlas.datasets import load_or_rebuild
     from lossatlas.results import read
 
-    data = {label: load_dataset(*paths) for label, paths in datasets.items()}
+    data = {label: load_or_rebuild(study.datasets[label], study.base_seed, study.dataset_seeds(label), *paths)
+            for label, paths in datasets.items()}
     eval_table = pd.concat([read(path) for path in evals], ignore_index=True)
     trial_table = trial_metrics(pd.concat([read(path) for path in trials], ignore_index=True), eval_table, study, data)
     resamples = study.config["statistics"]["bootstrap_resamples"]
     write_table(outputs["trials"], trial_table)
-    write_table(outputs["cells"], cell_table(trial_table, study))
+    cells = cell_table(trial_table, study).merge(horizon_statuses(trial_table, eval_table, study, data), on=CELL, how="left")
+    write_table(outputs["cells"], cells)
     write_table(outputs["curves"], summarize_curves(eval_table, study.base_seed, min(resamples, CURVE_RESAMPLES)))
     write_table(outputs["floors"], floors_table(study, data))
 
@@ -326,7 +368,7 @@ def write_aggregate(
 def trial_metrics(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
     """The trials table with every derived per-trial metric (:func:`derive_metrics`, :func:`progress`)."""
     trials = derive_metrics(trials, study, datasets)
-    return pd.concat([trials, progress(trials, evals, study)], axis=1)
+    return pd.concat([trials, progress(trials, evals, study, datasets)], axis=1)
 
 
 def cell_table(trials: pd.DataFrame, study: Study) -> pd.DataFrame:

@@ -17,8 +17,8 @@ from lossatlas.seeds import derive_seed
 from lossatlas.source import PRINTED_LOSSES
 from lossatlas.stats import bootstrap_seed_statistic_ci
 
-LOSS_CONTEXT = ["experiment", "dataset", "targets", "model", "optimizer", "activation"]
-SLOPE_GROUP = ["experiment", "targets", "model", "optimizer", "loss", "activation"]
+LOSS_CONTEXT = ["experiment", "dataset", "inputs", "targets", "model", "optimizer", "activation"]
+SLOPE_GROUP = ["experiment", "inputs", "targets", "model", "optimizer", "loss", "activation"]
 # Metrics whose log-log slope against the target scale the analysis reports.
 SLOPE_METRICS = ("initial_grad_norm", "first_epoch_update_norm", "final_test_nrmse")
 BEST_COLUMNS = [*LOSS_CONTEXT, "best", "best_median", "n_losses", "n_beaten", "all_beaten"]
@@ -183,11 +183,16 @@ def scale_slopes(trials: pd.DataFrame, scales: dict[str, float], metric: str, n_
 def write_analysis(study, trials: str, cells: str, article, claims: str, scales: dict[str, float], outputs: dict[str, str]) -> None:
     """Reads the aggregated ``trials`` and ``cells``, the article's verbatim runs (``article``: CSV
     paths) and the ``claims`` file, and writes every analysis table to ``outputs`` (name -> path:
-    article_runs, article_summary, article_examples, comparisons, best_losses, slopes, verdicts,
-    claim_details)."""
-    from lossatlas.atomic import write_table
+    article_runs, article_summary, article_examples, comparisons, best_losses, slopes, tuned_rates,
+    verdicts, claim_details, mechanism, remedies, findings).
+
+    Loss comparisons, best losses and slopes are at each optimizer's default rate (the article's
+    setting); the claims are judged at the rates each claim names (:mod:`lossatlas.views`)."""
+    from lossatlas import mechanism
+    from lossatlas.atomic import write_json, write_table
     from lossatlas.claims import evaluate_claims, load_claims
     from lossatlas.results import read
+    from lossatlas.views import at_default, tuned_table
 
     trial_table = read(trials, "trials")
     cell_table = read(cells, "cells")
@@ -197,12 +202,22 @@ def write_analysis(study, trials: str, cells: str, article, claims: str, scales:
     write_table(outputs["article_runs"], runs)
     write_table(outputs["article_summary"], article_summary(runs))
     write_table(outputs["article_examples"], pd.DataFrame([article_examples_2_and_3(runs, resamples, seed)]))
-    comparisons = loss_comparisons(trial_table, "final_test_nrmse", resamples, seed, alpha)
+    default_trials, default_cells = at_default(trial_table, study), at_default(cell_table, study)
+    comparisons = loss_comparisons(default_trials, "final_test_nrmse", resamples, seed, alpha)
     write_table(outputs["comparisons"], comparisons)
-    write_table(outputs["best_losses"], best_losses(cell_table, comparisons))
-    slopes = pd.concat([scale_slopes(trial_table, scales, metric, resamples, seed) for metric in SLOPE_METRICS], ignore_index=True)
+    write_table(outputs["best_losses"], best_losses(default_cells, comparisons))
+    slopes = pd.concat([scale_slopes(default_trials, scales, metric, resamples, seed) for metric in SLOPE_METRICS], ignore_index=True)
     write_table(outputs["slopes"], slopes)
-    verdicts, details = evaluate_claims(load_claims(claims), trial_table, runs, slopes, alpha, resamples, seed)
+    tuned = tuned_table(trial_table, study)
+    write_table(outputs["tuned_rates"], tuned)
+    claim_file = load_claims(claims)
+    verdicts, details = evaluate_claims(claim_file, trial_table, cell_table, runs, slopes, study, tuned, resamples, seed)
     write_table(outputs["verdicts"], verdicts)
     write_table(outputs["claim_details"], details)
+    cells_of_claims = mechanism.claim_cells(claim_file, cell_table, study, tuned)
+    mechanisms = mechanism.mechanism_table(cells_of_claims, trial_table, study)
+    write_table(outputs["mechanism"], mechanisms)
+    remedies = mechanism.remedy_table(claim_file, details, trial_table, study, tuned, resamples, seed)
+    write_table(outputs["remedies"], remedies)
+    write_json(outputs["findings"], mechanism.findings(mechanisms, verdicts, remedies, study))
     print(verdicts[["id", "name", "verdict", "holds_in"]].to_string())

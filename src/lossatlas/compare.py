@@ -477,3 +477,67 @@ def stagnation(
         not_improving = start - end < relative_tolerance * abs(start)
         stagnant[trial] = not_improving and end > floors[trial] * (1 + margin)
     return stagnant
+
+
+def km_medians(steps, reached, counts) -> np.ndarray:
+    """Kaplan–Meier medians of many weighted copies of one sample, vectorized (for the bootstrap).
+
+    Args:
+        steps: ``(n,)`` times; ``reached``: ``(n,)`` bool, False for censored trials.
+        counts: ``(R, n)`` how many times each trial appears in each resample.
+    Returns:
+        ``(R,)``: the smallest event time at which the estimated survival ``S(t)`` falls to 1/2 or
+        below, ``inf`` where it never does. Float arithmetic; :func:`censored_median` is the exact
+        point estimate.
+    """
+    steps = _one_dimensional(steps, "steps")
+    reached = np.asarray(reached, bool)
+    counts = np.asarray(counts, np.float64)
+    times = np.unique(steps[reached])
+    if times.size == 0:
+        return np.full(counts.shape[0], np.inf)
+    events = (reached[:, None] & (steps[:, None] == times[None, :])).astype(np.float64)
+    at_risk = (steps[:, None] >= times[None, :]).astype(np.float64)
+    d, n = counts @ events, counts @ at_risk
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(n > 0, 1.0 - d / n, 1.0)
+    survival = np.cumprod(factor, axis=1)
+    below = survival <= 0.5 + 1e-12
+    return np.where(below.any(axis=1), times[np.argmax(below, axis=1)], np.inf)
+
+
+def time_ratio(steps_a, reached_a, steps_b, reached_b, n_resamples: int = 2000, seed: int = 0, confidence: float = 0.95) -> dict:
+    """How many times sooner ``a`` reaches the threshold than ``b``, paired by seed: the ratio of the
+    Kaplan–Meier medians ``median_b / median_a`` and its percentile bootstrap CI (seeds resampled,
+    the same seeds for both).
+
+    Args:
+        steps_a, reached_a, steps_b, reached_b: ``(n,)`` each, in the same seed order (see
+            :func:`steps_to_threshold`).
+    Returns:
+        ``median_a``, ``median_b`` (:func:`censored_median`, ``inf`` when not reached), ``ratio``
+        (``inf`` when only ``a`` reaches it, NaN when neither does), ``ratio_ci_low``,
+        ``ratio_ci_high`` (over the resamples where the ratio is defined) and ``n_pairs``.
+    """
+    steps_a, steps_b = _one_dimensional(steps_a, "steps_a"), _one_dimensional(steps_b, "steps_b")
+    if steps_a.shape != steps_b.shape:
+        raise ValueError(f"a and b must pair seeds one to one, got shapes {steps_a.shape} and {steps_b.shape}")
+    reached_a, reached_b = np.asarray(reached_a, bool), np.asarray(reached_b, bool)
+    median_a, median_b = censored_median(steps_a, reached_a), censored_median(steps_b, reached_b)
+
+    def ratio(b, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.isinf(a) & np.isinf(b), np.nan, np.asarray(b, np.float64) / np.asarray(a, np.float64))
+
+    n = steps_a.size
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((n_resamples, n))
+    picks = rng.integers(0, n, (n_resamples, n))
+    np.add.at(counts, (np.repeat(np.arange(n_resamples), n), picks.reshape(-1)), 1.0)
+    ratios = ratio(km_medians(steps_b, reached_b, counts), km_medians(steps_a, reached_a, counts))
+    defined = ratios[~np.isnan(ratios)]
+    tail = 100 * (1 - confidence) / 2
+    # no interpolation between resamples, so that infinite ratios (b never reached) stay well defined
+    low, high = np.percentile(defined, [tail, 100 - tail], method="inverted_cdf") if defined.size else (np.nan, np.nan)
+    return {"n_pairs": n, "median_a": median_a, "median_b": median_b, "ratio": float(ratio(median_b, median_a)),
+            "ratio_ci_low": float(low), "ratio_ci_high": float(high)}

@@ -511,3 +511,28 @@ def load_dataset(data_path: Path, manifest_path: Path | None = None) -> dict[str
             raise ValueError(f"{data_path}: SHA-256 {actual} does not match its manifest {manifest_path}")
     with np.load(data_path, allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
+
+
+def load_or_rebuild(spec: DatasetSpec, base_seed: int, n_seeds: int, data_path: Path, manifest_path: Path) -> dict[str, np.ndarray]:
+    """:func:`load_dataset`, and when the data file is missing, unreadable or fails its manifest's
+    SHA-256 (a truncated copy, a disk error), rebuilt from its generator: the rebuilt bytes are
+    checked against the manifest and, when they match, written back atomically. Raises ValueError
+    only when the rebuild differs from the manifest (the generator or its inputs changed)."""
+    import os
+    import sys
+    import tempfile
+
+    try:
+        return load_dataset(data_path, manifest_path)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        expected = json.loads(Path(manifest_path).read_text())["sha256"]
+        print(f"{data_path}: {error}; rebuilding it from its generator", file=sys.stderr)
+        with tempfile.TemporaryDirectory(dir=Path(data_path).parent) as scratch:
+            rebuilt, manifest = Path(scratch) / Path(data_path).name, Path(scratch) / "manifest.json"
+            write_dataset(spec, base_seed, n_seeds, rebuilt, manifest)
+            actual = _sha256(rebuilt.read_bytes())
+            if actual != expected:
+                raise ValueError(f"{data_path}: the rebuilt dataset's SHA-256 {actual} differs from its manifest's "
+                                 f"{expected}; rebuild it with the workflow (snakemake --forcerun dataset)") from error
+            os.replace(rebuilt, data_path)
+        return load_dataset(data_path, manifest_path)

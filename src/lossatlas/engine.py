@@ -28,8 +28,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from lossatlas import extensions
 from lossatlas.backend import keras, tf
-from lossatlas.config import ModelSpec, OptimizerSpec
+from lossatlas.study import ModelSpec, OptimizerSpec
 from lossatlas.seeds import derive_seed
 
 OPTIMIZER_CLASSES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -46,11 +47,27 @@ PROBE_METRICS = (
     "distance_linf",
 )
 #: Epochs run by one graph call at most.
-EPOCHS_PER_CALL = 5
+EPOCHS_PER_CALL = 25
+
+
+def loss_function(name: str):
+    """Keras's loss ``name``, or the function an import path names (:mod:`lossatlas.extensions`)."""
+    return extensions.resolve(name) if extensions.is_import_path(name) else keras.losses.get(name)
+
+
+def activation_function(name: str):
+    """Keras's activation ``name``, or the function an import path names (:mod:`lossatlas.extensions`)."""
+    return extensions.resolve(name) if extensions.is_import_path(name) else keras.activations.get(name)
 
 
 def activation_derivative(name: str, z):
-    """The derivative of output activation ``name`` at pre-activation ``z`` (same shape)."""
+    """The derivative of output activation ``name`` at pre-activation ``z`` (same shape): in closed
+    form for the built-in ones, by automatic differentiation for a custom one."""
+    if extensions.is_import_path(name):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            value = activation_function(name)(z)
+        return tape.gradient(value, z)
     if name == "linear":
         return tf.ones_like(z)
     if name == "sigmoid":
@@ -122,23 +139,30 @@ def initial_weights(model: ModelSpec, n_inputs: int, seeds: Sequence[int]) -> li
 
 
 class BatchOrders:
-    """The sample order of every epoch, one random permutation per seed and epoch, drawn in chunks.
+    """The sample order of every epoch, one random permutation per seed and epoch, drawn in blocks.
 
-    Each seed has its own random stream, consumed in epoch order, so the orders of epochs ``a..b``
-    are the same however the epochs are split into chunks.
+    Each distinct seed has its own random stream, consumed in epoch order, so the orders of epochs
+    ``a..b`` are the same however the epochs are split into calls; replicates that share a seed
+    share their orders.
     """
 
-    def __init__(self, seeds: Sequence[int], n_samples: int):
-        self.n_samples = n_samples
-        self.streams = [np.random.default_rng(derive_seed(seed, "batches")) for seed in seeds]
+    def __init__(self, seeds: Sequence[int], n_samples: int, block: int = 100):
+        self.n_samples, self.block = n_samples, block
+        unique, self.index = np.unique(np.asarray(seeds, np.int64), return_inverse=True)
+        self.streams = [np.random.default_rng(derive_seed(int(seed), "batches")) for seed in unique]
+        self.buffer = np.empty((0, len(unique), n_samples), np.int32)
 
     def next(self, epochs: int) -> np.ndarray:
         """The orders of the next ``epochs`` epochs: int32 ``(epochs, S, n_samples)``."""
-        orders = np.empty((epochs, len(self.streams), self.n_samples), np.int32)
-        for column, stream in enumerate(self.streams):
-            keys = stream.random((epochs, self.n_samples), dtype=np.float32)
-            orders[:, column, :] = np.argsort(keys, axis=1, kind="stable")  # a random permutation per epoch
-        return orders
+        if self.buffer.shape[0] < epochs:
+            size = max(self.block, epochs - self.buffer.shape[0])
+            fresh = np.empty((size, len(self.streams), self.n_samples), np.int32)
+            for column, stream in enumerate(self.streams):
+                keys = stream.random((size, self.n_samples), dtype=np.float32)
+                fresh[:, column, :] = np.argsort(keys, axis=1, kind="stable")  # a random permutation per epoch
+            self.buffer = np.concatenate([self.buffer, fresh])
+        orders, self.buffer = self.buffer[:epochs], self.buffer[epochs:]
+        return orders[:, self.index, :]
 
 
 def batch_orders(seeds: Sequence[int], n_samples: int, epochs: int) -> np.ndarray:
@@ -227,6 +251,9 @@ class StackTrainer:
             the batch order).
         saturation_threshold: an activation derivative below it counts as saturated.
         epochs_per_call: epochs one graph call runs at most.
+        trials: ``(segment, replicate)`` of each trial; by default every segment on every replicate,
+            segment-major. (A replicate is one row of the data arrays: a seed of one dataset with one
+            preprocessing; a stack can hold several datasets of the same shapes.)
     """
 
     def __init__(
@@ -241,6 +268,7 @@ class StackTrainer:
         jit_compile: bool = False,
         saturation_threshold: float = 0.01,
         epochs_per_call: int = EPOCHS_PER_CALL,
+        trials: Sequence[tuple[int, int]] | None = None,
     ):
         n_seeds = data["x_train"].shape[0]
         if len(seeds) != n_seeds or initial[0].shape[0] != n_seeds:
@@ -267,7 +295,10 @@ class StackTrainer:
         self.splits = {"test": (data["x_test"], data["y_test"])}
         if "x_validation" in data:
             self.splits["validation"] = (data["x_validation"], data["y_validation"])
-        trials = [(k, s) for k in range(len(self.segments)) for s in range(n_seeds)]
+        if trials is None:
+            trials = [(k, s) for k in range(len(self.segments)) for s in range(n_seeds)]
+        if any(not (0 <= k < len(self.segments) and 0 <= s < n_seeds) for k, s in trials):
+            raise ValueError(f"trials must be (segment, replicate) pairs within {len(self.segments)} segments and {n_seeds} replicates")
         weights = [self._expand_initial(np.asarray(array, np.float32), [s for _, s in trials]) for array in initial]
         self._setup(trials, weights, [tf.constant(array) for array in weights])
 
@@ -303,7 +334,7 @@ class StackTrainer:
         keys = [(loss, loss == "binary_crossentropy" and activation == "sigmoid") for loss, activation in zip(losses, activations)]
         self.loss_keys = list(dict.fromkeys(keys))
         self.loss_masks = [tf.constant(np.array([k == key for k in keys]).reshape(-1, 1)) for key in self.loss_keys]
-        self.loss_functions = [keras.losses.get(loss) for loss, _ in self.loss_keys]
+        self.loss_functions = [loss_function(loss) for loss, _ in self.loss_keys]
         self.hidden_activation = keras.activations.get(self.model.hidden_activation)
 
         if self.target_transform is not None:
@@ -327,10 +358,13 @@ class StackTrainer:
         )
         self._probe = tf.function(self._probe_graph, jit_compile=self.jit_compile)
 
-    def keep(self, trials: Iterable[int]) -> None:
+    def keep(self, trials: Iterable[int], jit_compile: bool | None = None) -> None:
         """Keeps only the trials at positions ``trials`` (in that order): their weights, their
         optimizer state and their records go on; the others are dropped (a stack whose resolved
-        trials need no more steps gets cheaper)."""
+        trials need no more steps gets cheaper). The graphs are rebuilt, with XLA or not as
+        ``jit_compile`` says (default: as before)."""
+        if jit_compile is not None:
+            self.jit_compile = jit_compile
         keep = np.asarray(list(trials), np.int64)
         if keep.size == 0 or keep.min() < 0 or keep.max() >= self.n_trials:
             raise ValueError(f"trials to keep must be positions in 0..{self.n_trials - 1}")
@@ -363,7 +397,7 @@ class StackTrainer:
 
     def _output(self, z):
         """Each trial's output activation applied to its pre-activations ``z`` ``(T, batch, 1)``."""
-        values = [keras.activations.get(name)(z) for name in self.activation_names]
+        values = [activation_function(name)(z) for name in self.activation_names]
         return _select(self.activation_masks, values)
 
     def _sample_losses(self, y, z):

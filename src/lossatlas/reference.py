@@ -9,15 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from lossatlas.backend import keras, tf
-from lossatlas.config import ModelSpec, OptimizerSpec
-from lossatlas.engine import make_optimizer
+from lossatlas.study import ModelSpec, OptimizerSpec
+from lossatlas.engine import activation_function, loss_function, make_optimizer
 
 
 def build_model(model: ModelSpec, activation: str, n_inputs: int = 1) -> keras.Sequential:
     """The Keras model of ``model`` with output activation ``activation``."""
     layers = [keras.Input((n_inputs,))]
     layers += [keras.layers.Dense(units, activation=model.hidden_activation) for units in model.hidden_units]
-    layers.append(keras.layers.Dense(1, activation=activation))
+    layers.append(keras.layers.Dense(1, activation=activation_function(activation)))
     return keras.Sequential(layers)
 
 
@@ -48,7 +48,7 @@ def fit_reference(
     epochs, n = orders.shape
     network = build_model(model, activation, x_train.shape[1])
     network.set_weights(initial)
-    network.compile(optimizer=make_optimizer(optimizer, per_trial_clipping=False, learning_rate=learning_rate), loss=loss, jit_compile=jit_compile)
+    network.compile(optimizer=make_optimizer(optimizer, per_trial_clipping=False, learning_rate=learning_rate), loss=loss_function(loss), jit_compile=jit_compile)
     flat = orders.reshape(-1)
     batches = tf.data.Dataset.from_tensor_slices((x_train[flat], y_train[flat]))
     # Batch within each epoch, so the last, smaller batch of an epoch is the same as fit's.

@@ -22,16 +22,20 @@ from pathlib import Path
 import pandas as pd
 
 #: The coordinates of a cell, in the order every table lists them.
-CELL = ["experiment", "dataset", "targets", "model", "optimizer", "loss", "activation"]
+CELL = ["experiment", "dataset", "inputs", "targets", "model", "optimizer", "learning_rate", "loss", "activation"]
 #: The coordinates of a trial: the cell and the seed (the replicate index, 0-based).
 TRIAL = [*CELL, "seed"]
+#: The coordinates that are labels (text in every table); the learning rate is a number.
+LABELS = [column for column in CELL if column != "learning_rate"]
 
 _COORDINATES = {
     "experiment": "the experiment of the config that trained the cell",
     "dataset": "the dataset label of the config",
+    "inputs": "input preprocessing: raw, or standardized (each feature z-scored by each seed's training split)",
     "targets": "target preprocessing: raw, or standardized (z-scored by each seed's training targets)",
     "model": "the model label of the config",
     "optimizer": "the optimizer label of the config",
+    "learning_rate": "the learning rate (the optimizer's own, or a rate of a tuned experiment's sweep)",
     "loss": "the Keras loss the cell is trained with",
     "activation": "the output activation",
 }
@@ -79,7 +83,6 @@ TABLES = {
                 **_COORDINATES,
                 **_SEED,
                 "trial_seed": "the seed of the trial's initial weights and batch order (derived from base_seed)",
-                "learning_rate": "the learning rate the trial was trained with",
                 "epochs": "epochs trained",
                 "steps": "optimizer steps trained",
                 "final_train_loss": "the last epoch's training loss (units trained in)",
@@ -98,11 +101,18 @@ TABLES = {
                 "diverged": "whether a loss or weight became non-finite",
                 "diverged_epoch": "first epoch with a non-finite loss or weight (0: never)",
                 "stack_seconds": "wall seconds of the stack the trial was trained in",
+                "end_epochs": "epochs trained in all (past the budget in a horizon experiment)",
+                "end_steps": "optimizer steps trained in all",
+                "end_test_rmse": "test RMSE where training ended",
+                "end_distance_linf": "distance_linf where training ended",
+                "end_distance_l2": "distance_l2 where training ended",
                 "final_test_nrmse": "final_test_rmse / the generator's noise sd (NaN where it is unknown); 1 is the noise floor",
                 "final_validation_nrmse": "final_validation_rmse / the noise sd",
+                "final_test_rrmse": "final_test_rmse / the test RMSE of an ordinary least-squares fit on the same split and seed (defined on real data too)",
+                "final_validation_rrmse": "final_validation_rmse / the validation RMSE of that fit",
                 "final_test_r2": "1 - final_test_rmse^2 / Var(test targets)",
                 "best_test_r2": "1 - noise sd^2 / Var(test targets): the best R^2 the data allow",
-                "steps_to_threshold": "steps until the test nRMSE first reached metrics.nrmse_threshold; censored (the steps observed) when it never did",
+                "steps_to_threshold": "steps until the test nRMSE (rRMSE on real data) first reached its threshold (metrics); censored (the steps observed) when it never did",
                 "reached_threshold": "whether it ever did (also if the trial diverged later)",
                 "stagnated": "the stagnation rule of the metrics section fired (never for diverged trials)",
             },
@@ -126,6 +136,8 @@ TABLES = {
                 "reach_rate": "fraction of all seeds that reached the nRMSE threshold at an evaluation point",
                 "steps_to_threshold_median": "Kaplan-Meier median of steps_to_threshold over all seeds (inf: fewer than half reach it)",
                 "reach_flag": "why the output activation cannot reach the targets (empty: it can)",
+                "horizon_status": "horizon experiments, cells trained past the budget: reached, stalled, diverged or undecided (lossatlas.convergence)",
+                "horizon_steps": "the steps such a cell was trained",
                 "{metric}_mean": "mean over the seeds that did not diverge and have a finite value",
                 "{metric}_ci_low": "lower end of the 95% BCa bootstrap CI of that mean",
                 "{metric}_ci_high": "upper end of that CI",
@@ -152,6 +164,7 @@ TABLES = {
             "aggregate/floors.csv",
             "The training loss the noise-free generating function reaches, per dataset, targets and loss where it is exactly derivable.",
             {
+                "experiment": _COORDINATES["experiment"],
                 "dataset": _COORDINATES["dataset"],
                 "targets": _COORDINATES["targets"],
                 "loss": _COORDINATES["loss"],
@@ -180,15 +193,18 @@ def check(frame: pd.DataFrame, name: str, source: str | os.PathLike = "") -> pd.
 
 
 def read(path: str | os.PathLike, name: str | None = None) -> pd.DataFrame:
-    """Reads a results table (CSV or Parquet, by suffix), its coordinate columns as text even where
-    a label looks like a number; checks the columns of table ``name`` when given."""
+    """Reads a results table (CSV or Parquet, by suffix), its label columns as text even where a
+    label looks like a number and the learning rate as a number; checks the columns of table
+    ``name`` when given."""
     path = Path(path)
     if path.suffix == ".parquet":
         frame = pd.read_parquet(path)
-        for column in (c for c in CELL if c in frame.columns):
+        for column in (c for c in LABELS if c in frame.columns):
             frame[column] = frame[column].astype(str)
     else:
-        frame = pd.read_csv(path, dtype={column: str for column in [*CELL, "level_a", "level_b", "id", "example"]})
+        frame = pd.read_csv(path, dtype={column: str for column in [*LABELS, "level_a", "level_b", "id", "example"]})
+    if "learning_rate" in frame.columns:
+        frame["learning_rate"] = frame["learning_rate"].astype(float)
     return check(frame, name, path) if name else frame
 
 

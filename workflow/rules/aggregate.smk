@@ -17,6 +17,8 @@ rule aggregate:
         metrics=config["metrics"],
         statistics=config["statistics"],
         code=code_hash("aggregate", "stats", "compare", "results"),
+    conda:
+        "../../environment.yml"
     log:
         RESULTS / "logs" / "aggregate.log",
     benchmark:

@@ -13,13 +13,20 @@ rule analysis:
         comparisons=RESULTS / "analysis" / "loss_comparisons.csv",
         best_losses=RESULTS / "analysis" / "best_losses.csv",
         slopes=RESULTS / "analysis" / "scale_slopes.csv",
+        tuned_rates=RESULTS / "analysis" / "tuned_rates.csv",
         verdicts=RESULTS / "analysis" / "claims.csv",
         claim_details=RESULTS / "analysis" / "claim_details.csv",
+        mechanism=RESULTS / "analysis" / "mechanism.csv",
+        remedies=RESULTS / "analysis" / "remedies.csv",
+        findings=RESULTS / "analysis" / "findings.json",
     params:
         scales={label: spec.scale for label, spec in STUDY.datasets.items() if spec.family == "target_scale"},
         base_seed=config["base_seed"],
         statistics=config["statistics"],
-        code=code_hash("analysis", "claims", "compare", "stats", "results"),
+        mechanism=config["mechanism"],
+        code=code_hash("analysis", "claims", "compare", "stats", "results", "views", "tuning", "mechanism"),
+    conda:
+        "../../environment.yml"
     log:
         RESULTS / "logs" / "analysis.log",
     benchmark:

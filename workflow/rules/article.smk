@@ -5,6 +5,8 @@ rule article:
     params:
         seeds=lambda wildcards: STUDY.article_jobs()[wildcards.chunk],
         code=code_hash("article", "backend"),
+    conda:
+        "../../environment.yml"
     log:
         RESULTS / "logs" / "article" / "{chunk}.log",
     benchmark:

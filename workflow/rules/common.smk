@@ -6,17 +6,31 @@ Nothing here imports TensorFlow: a dry run, and every job's parse on a cluster, 
 import hashlib
 import json
 import re
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
 import lossatlas
-from lossatlas.config import load_study
+from lossatlas.claims import ClaimsError, check_claims, load_claims
+from lossatlas.config import ConfigError, check_limits, load_study, read_yaml
 
-# Checks the config against its schema and what a schema cannot (known losses, valid combinations,
-# ...) and expands the grid; a bad config stops here, before any job runs, with a message naming the
-# key and the value. Snakemake's validate then fills the schema's defaults into `config`.
-STUDY = load_study(config)
+# A bad config or claims file stops here, before any job runs: duplicate keys in a config file, the
+# schema, what a schema cannot say (known losses, valid combinations, ...), the claims file and its
+# match with the grid, and the size of the work. The first line names the key and the value; the
+# traceback only with --verbose. Snakemake's validate then fills the schema's defaults into `config`.
+try:
+    for configfile_path in workflow.configfiles:
+        read_yaml(configfile_path)
+    STUDY = load_study(config)
+    CLAIMS = load_claims(STUDY.config["claims"])
+    check_claims(CLAIMS, STUDY, STUDY.config["claims"])
+    check_limits(STUDY)
+except (ConfigError, ClaimsError) as error:
+    if workflow.output_settings.verbose:
+        raise
+    print(f"{error}\n(run with --verbose for the traceback)", file=sys.stderr)
+    sys.exit(1)
 validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = Path("results")
@@ -24,6 +38,20 @@ REPORT_HTML = RESULTS / "report" / "report.html"
 REPORT_PDF = RESULTS / "report" / "report.pdf"
 JOBS = STUDY.jobs()
 PACKAGE = Path(lossatlas.__file__).resolve().parent
+
+
+def inside_results(*parts):
+    """``RESULTS / parts``, refused unless it resolves inside results/ (labels become path parts; the
+    schema already allows only safe labels: this is the second line of defence)."""
+    path = RESULTS.joinpath(*parts)
+    if not path.resolve().is_relative_to(RESULTS.resolve()):
+        print(f"path {path} would lie outside {RESULTS.resolve()}: refusing a label that escapes results/", file=sys.stderr)
+        sys.exit(1)
+    return path
+
+
+for _label in [*STUDY.datasets, *JOBS, *STUDY.experiments]:
+    inside_results(_label)
 
 
 def code_hash(*modules):
@@ -54,16 +82,20 @@ def job_files(kind):
 
 def trained_datasets():
     """The datasets some training job uses, in config order."""
-    used = {stack.dataset for stacks in JOBS.values() for stack in stacks}
+    used = {dataset for stacks in JOBS.values() for stack in stacks for dataset in stack.datasets}
     return [label for label in STUDY.datasets if label in used]
+
+
+def job_id(wildcards):
+    job = f"{wildcards.experiment}/{wildcards.group}/{wildcards.job}"
+    if job not in JOBS:
+        raise ValueError(f"unknown training job {job!r}; the config defines {', '.join(JOBS)}")
+    return job
 
 
 def job_datasets(wildcards):
     """The data and manifest files of every dataset a training job uses."""
-    job = f"{wildcards.experiment}/{wildcards.loss}/{wildcards.job}"
-    if job not in JOBS:
-        raise ValueError(f"unknown training job {job!r}; the config defines {', '.join(JOBS)}")
-    datasets = sorted({stack.dataset for stack in JOBS[job]})
+    datasets = sorted({dataset for stack in JOBS[job_id(wildcards)] for dataset in stack.datasets})
     return {f"{kind}_{d}": path for d in datasets for kind, path in dataset_files(d).items()}
 
 
@@ -71,18 +103,22 @@ def job_params(wildcards):
     """Everything that decides a job's numbers, and nothing else, so that Snakemake re-runs the job
     exactly when one of them changes (the metric settings are not among them: they are applied
     by aggregation)."""
-    job = f"{wildcards.experiment}/{wildcards.loss}/{wildcards.job}"
+    job = job_id(wildcards)
     stacks = JOBS[job]
     experiment = STUDY.experiments[wildcards.experiment]
+    datasets = {dataset for stack in stacks for dataset in stack.datasets}
     return json.dumps(
         {
             "job": job,
-            "stacks": [[s.dataset, s.targets, s.model, s.optimizer, s.segments] for s in stacks],
+            "stacks": [[stack.model, stack.optimizer, [cell.key() for cell in stack.cells]] for stack in stacks],
             "base_seed": STUDY.base_seed,
-            "protocol": [experiment.epochs, experiment.batch_size, experiment.eval_every, experiment.n_seeds],
+            "protocol": [experiment.epochs, experiment.batch_size, experiment.eval_every, experiment.n_seeds,
+                         experiment.tune, experiment.horizon],
+            "tuning": config["tuning"] if experiment.tune else None,
+            "horizon": [config["horizon"], config["metrics"]["nrmse_threshold"]] if experiment.horizon else None,
             "models": {s.model: config["models"][s.model] for s in stacks},
             "optimizers": {s.optimizer: config["optimizers"][s.optimizer] for s in stacks},
-            "datasets": {s.dataset: config["datasets"][s.dataset] for s in stacks},
+            "datasets": {d: config["datasets"][d] for d in sorted(datasets)},
             "training": config["training"]["jit_compile"],
             "diagnostics": config["diagnostics"],
         },

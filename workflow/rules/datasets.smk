@@ -9,6 +9,8 @@ rule dataset:
         base_seed=config["base_seed"],
         n_seeds=lambda wildcards: STUDY.dataset_seeds(wildcards.dataset),
         code=code_hash("datasets", "seeds"),
+    conda:
+        "../../environment.yml"
     log:
         RESULTS / "logs" / "datasets" / "{dataset}.log",
     benchmark:

@@ -3,18 +3,22 @@ import re
 
 import lossatlas.plan as lossatlas_plan
 
-# What is drawn and tabulated is decided from the config alone (lossatlas.plan), so that every output
-# is known before anything runs and the table ids (T1, T2, ...) are the same for every run of a config.
+# What is drawn and tabulated is decided from the config and its claims file alone (lossatlas.plan), so
+# that every output is known before anything runs and the table ids (T1, T2, ...) are the same for every
+# run of a config. The claims file is read and checked at parse time by common.smk (CLAIMS, its document);
+# it is also an input of the rules below.
+REPORT_CLAIMS = CLAIMS["claims"]
 # Datasets that some cell trains on, in config order: each gets a results section.
 REPORT_DATASETS = lossatlas_plan.report_datasets(STUDY)
 # The experiments whose curves of a dataset are drawn (small enough to read).
 CURVE_EXPERIMENTS = {dataset: lossatlas_plan.curve_experiments(STUDY, dataset) for dataset in REPORT_DATASETS}
-# The study-wide figures (article's seeds, heatmaps, gradients, scale), by name, and their kinds.
-STUDY_FIGURE_PLAN = lossatlas_plan.study_figures(STUDY)
+# The study-wide figures (article's seeds, heatmaps, gradients, scale, time to target, learning rates,
+# mechanism), by name, and their kinds.
+STUDY_FIGURE_PLAN = lossatlas_plan.study_figures(STUDY, REPORT_CLAIMS)
 STUDY_FIGURES = {name: str(RESULTS / "figures" / "study" / f"{name}.svg") for name in STUDY_FIGURE_PLAN}
 
 # The report's tables, by id (T1, T2, ...: from the config alone), each as CSV, LaTeX and Markdown.
-TABLE_IDS = lossatlas_plan.table_ids(STUDY)
+TABLE_IDS = lossatlas_plan.table_ids(STUDY, claims=REPORT_CLAIMS)
 TABLES_DIR = RESULTS / "report" / "tables"
 TABLE_FILES = [str(path) for table_id in TABLE_IDS.values() for path in lossatlas_plan.table_paths(TABLES_DIR, table_id).values()]
 
@@ -22,6 +26,8 @@ TABLE_FILES = [str(path) for table_id in TABLE_IDS.values() for path in lossatla
 # lossatlas.report.captions, the one place every caption is defined. Snakemake reads them only when
 # `--report` runs, after the workflow; absolute, because report() captions are relative to this file.
 CAPTIONS_DIR = RESULTS / "report" / "captions"
+# The evaluations of the training jobs whose cells the time-judged claims compare (time-to-target figure).
+TIME_EVALS = [str(RESULTS / "train" / job / "evals.parquet") for job in lossatlas_plan.time_jobs(STUDY, REPORT_CLAIMS)]
 CAPTION_FILES = {name: str(CAPTIONS_DIR / f"{name}.rst") for name in lossatlas_plan.SNAKEMAKE_CAPTIONS}
 
 
@@ -52,7 +58,7 @@ def table_key(path):
 
 # Benchmark files of every stage before the report, for its provenance appendix (wall time per stage).
 BENCHMARKS = [
-    *(RESULTS / "benchmarks" / "datasets" / f"{d}.tsv" for d in sorted({s.dataset for stacks in JOBS.values() for s in stacks} | set(REPORT_DATASETS))),
+    *(RESULTS / "benchmarks" / "datasets" / f"{d}.tsv" for d in sorted({d for stacks in JOBS.values() for s in stacks for d in s.datasets} | set(REPORT_DATASETS))),
     *(RESULTS / "benchmarks" / "train" / f"{job}.tsv" for job in JOBS),
     *(RESULTS / "benchmarks" / "article" / f"{chunk}.tsv" for chunk in STUDY.article_jobs()),
     RESULTS / "benchmarks" / "aggregate.tsv",
@@ -73,7 +79,7 @@ rule figures:
         **figure_outputs("{dataset}", "{experiment}"),
     params:
         noise_sd=lambda wildcards: STUDY.datasets[wildcards.dataset].noise_sd,
-        code=code_hash("figures", "plan", "textfmt", "results"),
+        code=code_hash("figures", "plan", "textfmt", "results", "views"),
     log:
         RESULTS / "logs" / "figures" / "{dataset}" / "{experiment}.log",
     benchmark:
@@ -88,13 +94,19 @@ rule figures:
 rule study_figures:
     """The study-wide figures: the article's examples over seeds, heatmaps of the grid's test nRMSE,
     gradient norms over training, the initial gradient, the first update and the test nRMSE against
-    the target scale."""
+    the target scale (all at each optimizer's default rate); the median test nRMSE against steps of the
+    cells the time-judged claims compare, the final test nRMSE against the learning rate of tuned
+    experiments, and the distances needed and travelled of the cells the paired claims compare."""
     input:
         cells=rules.aggregate.output.cells,
         curves=rules.aggregate.output.curves,
         slopes=rules.analysis.output.slopes,
         article_runs=rules.analysis.output.article_runs,
         article_summary=rules.analysis.output.article_summary,
+        tuned_rates=rules.analysis.output.tuned_rates,
+        mechanism=rules.analysis.output.mechanism,
+        evals=TIME_EVALS,
+        claims=config["claims"],
     output:
         [
             report(path, caption=caption(STUDY_FIGURE_PLAN[name]["kind"]), category="Figures", subcategory="Study-wide",
@@ -103,7 +115,7 @@ rule study_figures:
         ],
     params:
         figures=STUDY_FIGURES,
-        code=code_hash("figures", "plan", "textfmt", "results"),
+        code=code_hash("figures", "plan", "textfmt", "results", "views"),
     log:
         RESULTS / "logs" / "figures" / "study.log",
     benchmark:
@@ -113,9 +125,11 @@ rule study_figures:
 
 
 rule report:
-    """The report: study design, metrics, the article's examples, claims and verdicts, overview figures,
-    loss comparisons, results and curves per dataset, provenance, every cell; as HTML and PDF; its
-    tables as CSV, LaTeX and Markdown; and the captions of Snakemake's own report."""
+    """The report: the answer (why gradients go missing, what to do), study design, metrics, the
+    article's examples, claims and verdicts at the default and tuned rates, time to target, learning
+    rates, the mechanism and the remedies, overview figures, loss comparisons, results and curves per
+    dataset, provenance, every cell; as HTML and PDF; its tables as CSV, LaTeX and Markdown; and the
+    captions of Snakemake's own report."""
     input:
         cells=rules.aggregate.output.cells,
         floors=rules.aggregate.output.floors,
@@ -124,6 +138,12 @@ rule report:
         comparisons=rules.analysis.output.comparisons,
         best_losses=rules.analysis.output.best_losses,
         verdicts=rules.analysis.output.verdicts,
+        claim_details=rules.analysis.output.claim_details,
+        tuned_rates=rules.analysis.output.tuned_rates,
+        mechanism=rules.analysis.output.mechanism,
+        remedies=rules.analysis.output.remedies,
+        findings=rules.analysis.output.findings,
+        claims=config["claims"],
         figures=[
             path
             for dataset in REPORT_DATASETS
@@ -154,7 +174,7 @@ rule report:
         invocation=RESULTS / "logs" / "invocation.json",
         tables_dir=TABLES_DIR,
         captions_dir=CAPTIONS_DIR,
-        code=code_hash("report", "plan", "textfmt", "results"),
+        code=code_hash("report", "plan", "textfmt", "results", "views"),
     log:
         RESULTS / "logs" / "report.log",
     benchmark:

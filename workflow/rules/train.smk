@@ -3,15 +3,17 @@ rule train:
     input:
         unpack(job_datasets),
     output:
-        trials=RESULTS / "train" / "{experiment}" / "{loss}" / "{job}" / "trials.parquet",
-        evals=RESULTS / "train" / "{experiment}" / "{loss}" / "{job}" / "evals.parquet",
+        trials=RESULTS / "train" / "{experiment}" / "{group}" / "{job}" / "trials.parquet",
+        evals=RESULTS / "train" / "{experiment}" / "{group}" / "{job}" / "evals.parquet",
     params:
         spec=job_params,
-        code=code_hash("engine", "train", "backend", "seeds"),
+        code=code_hash("engine", "train", "backend", "seeds", "tuning", "convergence"),
+    conda:
+        "../../environment.yml"
     log:
-        RESULTS / "logs" / "train" / "{experiment}" / "{loss}" / "{job}.log",
+        RESULTS / "logs" / "train" / "{experiment}" / "{group}" / "{job}.log",
     benchmark:
-        RESULTS / "benchmarks" / "train" / "{experiment}" / "{loss}" / "{job}.tsv"
+        RESULTS / "benchmarks" / "train" / "{experiment}" / "{group}" / "{job}.tsv"
     threads: 1
     resources:
         mem_mb=2000,

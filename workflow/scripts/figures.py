@@ -4,18 +4,24 @@ from lossatlas.logs import log_to
 
 with log_to(snakemake.log[0]):
     from lossatlas import figures
+    from lossatlas.config import load_study
 
+    study = load_study(snakemake.config)
     if snakemake.rule == "study_figures":
-        from lossatlas.config import load_study
+        from lossatlas.claims import load_claims
 
         figures.write_study_figures(
-            load_study(snakemake.config),
+            study,
             snakemake.params.figures,
             cells_path=snakemake.input.cells,
             curves_path=snakemake.input.curves,
             slopes_path=snakemake.input.slopes,
             runs_path=snakemake.input.article_runs,
             summary_path=snakemake.input.article_summary,
+            tuned_path=snakemake.input.tuned_rates,
+            mechanism_path=snakemake.input.mechanism,
+            evals_paths=list(snakemake.input.evals),
+            claims=load_claims(snakemake.input.claims)["claims"],
         )
     else:
         figures.write_figures(
@@ -25,4 +31,5 @@ with log_to(snakemake.log[0]):
             snakemake.wildcards.experiment,
             outputs=dict(snakemake.output.items()),
             noise_sd=snakemake.params.noise_sd,
+            study=study,
         )

@@ -10,6 +10,7 @@ with log_to(snakemake.log[0]):
     if not os.environ.get("SOURCE_DATE_EPOCH"):
         os.environ["SOURCE_DATE_EPOCH"] = str(max(int(os.stat(path).st_mtime) for path in snakemake.input))
 
+    from lossatlas.claims import load_claims
     from lossatlas.config import load_study
     from lossatlas.report import ANALYSIS_FILES, write_report
     from lossatlas.report.citation import find_cff
@@ -32,4 +33,5 @@ with log_to(snakemake.log[0]):
         invocation=snakemake.params.invocation,
         # The workflow's CITATION.cff, else the one of the checkout lossatlas is installed from.
         citation_file=find_cff(snakemake.params.repo),
+        claims=load_claims(snakemake.input.claims)["claims"],
     )

@@ -16,7 +16,7 @@ with log_to(snakemake.log[0]):
         for name, path in snakemake.input.items()
         if name.startswith("data_")
     }
-    job = f"{snakemake.wildcards.experiment}/{snakemake.wildcards.loss}/{snakemake.wildcards.job}"
+    job = f"{snakemake.wildcards.experiment}/{snakemake.wildcards.group}/{snakemake.wildcards.job}"
     trials, evals = run_job(study, job, datasets)
     write_table(snakemake.output.evals, evals)
     write_table(snakemake.output.trials, trials)

@@ -1,5 +1,6 @@
 """Figures of the report: curves with their 95% bootstrap bands, heatmaps of the grid, gradient
-diagnostics against the target scale, and the article's examples over seeds.
+diagnostics against the target scale, the article's examples over seeds, time to target, learning-rate
+sensitivity, and why cells fail at the budget.
 
 Plot functions take slices of the results tables and return ``(fig, axes)``; they never write files.
 :func:`save_svg` writes a figure as deterministic SVG. :func:`write_figures` and
@@ -8,16 +9,20 @@ study gets is decided by :mod:`lossatlas.plan`, from the config alone.
 
 Modules: :mod:`.style` (the shared look, layout, legends, saving), :mod:`.curves` (training loss
 and test RMSE of one dataset and experiment), :mod:`.grid` (heatmaps), :mod:`.scale` (gradient
-diagnostics), :mod:`.article` (the article's examples), :mod:`.write` (reading and writing).
-This package reads :mod:`lossatlas.results`, :mod:`lossatlas.plan` and :mod:`lossatlas.textfmt`;
+diagnostics), :mod:`.article` (the article's examples), :mod:`.time` (time to target and learning
+rates), :mod:`.mechanism` (distances needed and travelled), :mod:`.write` (reading and writing).
+This package reads :mod:`lossatlas.results`, :mod:`lossatlas.plan`, :mod:`lossatlas.views` and
+:mod:`lossatlas.textfmt`;
 it never imports :mod:`lossatlas.report`.
 """
 
 from lossatlas.figures.article import plot_article_seeds
 from lossatlas.figures.curves import plot_by_loss, plot_loss_curves, plot_test_rmse
 from lossatlas.figures.grid import plot_nrmse_heatmap
+from lossatlas.figures.mechanism import plot_mechanism
 from lossatlas.figures.scale import SCALE_METRICS, plot_gradient_curves, plot_nrmse_vs_scale, plot_scale_diagnostics
 from lossatlas.figures.style import STYLE, round_path_data, save_svg
+from lossatlas.figures.time import plot_lr_sensitivity, plot_time_to_target, time_lines
 from lossatlas.figures.write import write_figures, write_study_figures
 
 __all__ = [
@@ -27,12 +32,16 @@ __all__ = [
     "plot_by_loss",
     "plot_gradient_curves",
     "plot_loss_curves",
+    "plot_lr_sensitivity",
+    "plot_mechanism",
     "plot_nrmse_heatmap",
     "plot_nrmse_vs_scale",
     "plot_scale_diagnostics",
     "plot_test_rmse",
+    "plot_time_to_target",
     "round_path_data",
     "save_svg",
+    "time_lines",
     "write_figures",
     "write_study_figures",
 ]

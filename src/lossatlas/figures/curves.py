@@ -15,8 +15,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lossatlas.config import LOSSES
+from lossatlas.study import LOSSES
 from lossatlas.figures.style import (
+    BUDGET_STYLE,
     FLOOR_STYLES,
     LINE_DIMENSIONS,
     STYLE,
@@ -48,6 +49,7 @@ def plot_by_loss(
     share_y: bool,
     floors: Mapping[tuple[str, str], float] | None = None,
     reference: tuple[float, str] | None = None,
+    budget: float | None = None,
 ) -> tuple[Figure, np.ndarray]:
     """``metric`` vs epoch, one panel per loss function (and per activation when a loss has too many
     lines), one line and 95% CI band per cell.
@@ -61,9 +63,11 @@ def plot_by_loss(
             with lines of that target preprocessing (dotted for raw targets, dash-dotted for
             standardized ones).
         reference: ``(value, label)`` drawn as a horizontal line in every panel.
+        budget: the experiment's fixed budget in epochs, drawn as a vertical line (for curves that
+            run past it, those of a horizon experiment); None: none.
     Returns:
         ``(fig, axes)``, ``axes`` of shape ``(n_panels,)``, losses in the order of
-        :data:`lossatlas.config.LOSSES` (others after them, in the order they first appear in
+        :data:`lossatlas.study.LOSSES` (others after them, in the order they first appear in
         ``curves``). Lines are labelled by the other dimensions that vary; a line keeps its colour in
         every panel, and one legend below the panels names them.
     """
@@ -80,7 +84,7 @@ def plot_by_loss(
     with matplotlib.rc_context(STYLE):
         drawn = {(loss, targets) for loss, targets in floors if ((rows["loss"] == loss) & (rows["targets"] == targets)).any()}
         kinds = sorted({targets for _, targets in drawn}, key=list(FLOOR_STYLES).index)
-        fig, axes = new_figure(len(panels), legend_rows(keys, len(kinds) + bool(reference)), share_y=share_y)
+        fig, axes = new_figure(len(panels), legend_rows(keys, len(kinds) + bool(reference) + (budget is not None)), share_y=share_y)
         for ax, panel_key in zip(axes, panels):
             mask = np.logical_and.reduce([rows[d] == v for d, v in zip(panel_dimensions, panel_key)])
             panel = rows[mask]
@@ -98,6 +102,8 @@ def plot_by_loss(
             if share_y and reference is not None:
                 scaled = np.append(scaled, reference[0])
             ax.set_yscale(y_scale(scaled))
+            if budget is not None:
+                ax.axvline(budget, zorder=2, **BUDGET_STYLE)
             ax.set_title(" · ".join(f"{d}: {v}" for d, v in zip(panel_dimensions, panel_key)))
             if not share_y or ax.get_subplotspec().is_first_col():
                 ax.set_ylabel(ylabel.format(loss=loss))
@@ -105,20 +111,23 @@ def plot_by_loss(
             extra.append((Line2D([], [], **FLOOR_STYLES[targets]), f"loss floor, {targets} targets"))
         if reference is not None:
             extra.append((Line2D([], [], **FLOOR_STYLES["raw"]), reference[1]))
+        if budget is not None:
+            extra.append((Line2D([], [], **BUDGET_STYLE), "fixed budget"))
         add_legend(fig, axes, keys, dimensions, extra)
     return fig, axes
 
 
-def plot_loss_curves(curves: pd.DataFrame, floors: Mapping[tuple[str, str], float] | None = None) -> tuple[Figure, np.ndarray]:
+def plot_loss_curves(curves: pd.DataFrame, floors: Mapping[tuple[str, str], float] | None = None,
+                     budget: float | None = None) -> tuple[Figure, np.ndarray]:
     """Training loss vs epoch, one panel per loss function, each with its own y axis (losses of
     different functions are not comparable), with each loss's floor (``results/aggregate/floors.csv``)
     where ``floors`` gives one. See :func:`plot_by_loss`."""
-    return plot_by_loss(curves, "train_loss", "training loss ({loss})", share_y=False, floors=floors)
+    return plot_by_loss(curves, "train_loss", "training loss ({loss})", share_y=False, floors=floors, budget=budget)
 
 
-def plot_test_rmse(curves: pd.DataFrame, noise_sd: float | None = None) -> tuple[Figure, np.ndarray]:
+def plot_test_rmse(curves: pd.DataFrame, noise_sd: float | None = None, budget: float | None = None) -> tuple[Figure, np.ndarray]:
     """Test RMSE vs epoch, one panel per loss function on one shared y axis, so that cells trained
     with different losses compare directly; with the noise standard deviation (the RMSE of the
     noise-free function) drawn when ``noise_sd`` is known. See :func:`plot_by_loss`."""
     reference = None if noise_sd is None else (noise_sd, "noise sd (RMSE of the generating function)")
-    return plot_by_loss(curves, "test_rmse", "test RMSE", share_y=True, reference=reference)
+    return plot_by_loss(curves, "test_rmse", "test RMSE", share_y=True, reference=reference, budget=budget)

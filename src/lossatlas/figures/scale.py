@@ -54,7 +54,7 @@ def plot_gradient_curves(
         fig, axes = new_figure(len(panels), legend_rows(keys), columns=columns, panel_height=2.2)
         for ax, (experiment, optimizer) in zip(axes, panels):
             panel = rows[(rows["experiment"] == experiment) & (rows["optimizer"] == optimizer)]
-            panel = panel[[tuple(key) in keys for key in panel[["loss", "activation"]].itertuples(index=False)]]
+            panel = panel[np.array([tuple(key) in keys for key in panel[["loss", "activation"]].itertuples(index=False)], dtype=bool)]
             draw_lines(ax, panel, keys, ["loss", "activation"], colormap)
             ax.set_yscale(y_scale(panel[["mean", "ci_low", "ci_high"]].to_numpy()) if not panel.empty else "linear")
             ax.set_title(f"{experiment} · {optimizer}")

@@ -28,8 +28,9 @@ from lossatlas.atomic import atomic_path  # noqa: E402
 from lossatlas.plan import MAX_POINTS  # noqa: E402
 from lossatlas.results import CELL  # noqa: E402
 
-# Dimensions a line of a figure can differ in, in the order its label names them.
-LINE_DIMENSIONS = tuple(d for d in CELL if d != "dataset")
+# Dimensions a line of a curve figure can differ in, in the order its label names them (the curves are
+# of the default view, where the learning rate is the optimizer's: it never labels a line).
+LINE_DIMENSIONS = tuple(d for d in CELL if d not in ("dataset", "learning_rate"))
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 PANEL_COLUMNS = 4
@@ -50,6 +51,10 @@ FLOOR_STYLES = {
     "raw": {"color": "black", "linestyle": (0, (1, 1.5)), "linewidth": 1.0},
     "standardized": {"color": "0.45", "linestyle": (0, (4, 1.5, 1, 1.5)), "linewidth": 1.0},
 }
+# A vertical line at the fixed budget, on axes that run past it (horizon experiments).
+BUDGET_STYLE = {"color": "0.5", "linestyle": (0, (3, 2)), "linewidth": 0.8}
+# A horizontal line at the nRMSE threshold.
+THRESHOLD_STYLE = {"color": "#b03a2e", "linestyle": (0, (5, 2)), "linewidth": 0.9}
 
 
 def check_curves(curves: pd.DataFrame, metric: str) -> pd.DataFrame:

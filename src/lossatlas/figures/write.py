@@ -2,7 +2,9 @@
 
 :func:`write_figures` makes the curve figures of one dataset and experiment (rule ``figures``),
 :func:`write_study_figures` the study-wide ones of :func:`lossatlas.plan.study_figures` (rule
-``study_figures``). Every table is read with :func:`lossatlas.results.read`, cell coordinates as text.
+``study_figures``). Every table is read with :func:`lossatlas.results.read`, cell labels as text and
+the learning rate as a number; every figure that shows one rate per cell shows the default view
+(:func:`lossatlas.views.at_default`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from lossatlas import results
+from lossatlas import plan, results
 from lossatlas.figures.article import plot_article_seeds
 from lossatlas.figures.curves import plot_loss_curves, plot_test_rmse
 from lossatlas.figures.grid import plot_nrmse_heatmap
+from lossatlas.figures.mechanism import plot_mechanism
 from lossatlas.figures.scale import plot_gradient_curves, plot_nrmse_vs_scale, plot_scale_diagnostics
 from lossatlas.figures.style import check_columns, save_svg
+from lossatlas.figures.time import plot_lr_sensitivity, plot_time_to_target, time_lines
 from lossatlas.plan import CURVE_FIGURES, study_figures
+from lossatlas.views import at_default
 
 FLOOR_COLUMNS = ["experiment", "dataset", "targets", "loss", "floor"]
 
@@ -38,6 +43,7 @@ def write_figures(
     experiment: str,
     outputs: Mapping[str, str | os.PathLike],
     noise_sd: float | None = None,
+    study=None,
 ) -> None:
     """Writes the curve figures of ``dataset`` in ``experiment`` as SVG: ``outputs["loss_curves"]``
     (each loss's floor from the floors table drawn where it has one) and ``outputs["test_rmse"]``
@@ -48,18 +54,25 @@ def write_figures(
         floors_path: ``results/aggregate/floors.csv``.
         outputs: figure kind (:data:`lossatlas.plan.CURVE_FIGURES`) -> SVG path; other keys are ignored.
         noise_sd: the dataset's noise sd in target units; None when unknown (real data).
+        study: the study: the curves drawn are its default view, and those of a horizon experiment
+            get its budget marked; None: every curve of the table, no budget.
     """
     curves = results.read(curves_path, "curves")
     curves = curves[(curves["dataset"] == dataset) & (curves["experiment"] == experiment)]
+    budget = None
+    if study is not None:
+        curves = at_default(curves, study)
+        spec = study.experiments.get(experiment)
+        budget = spec.epochs if spec is not None and spec.horizon else None
     if curves.empty:
         raise ValueError(f"{curves_path} has no curves for dataset {dataset!r} in experiment {experiment!r}")
     missing = [kind for kind in CURVE_FIGURES if kind not in outputs]
     if missing:
         raise ValueError(f"no output path for figure(s) {', '.join(missing)}")
     floors = floor_values(results.read(floors_path, "floors"), dataset, experiment)
-    fig, _ = plot_loss_curves(curves, floors)
+    fig, _ = plot_loss_curves(curves, floors, budget=budget)
     save_svg(fig, outputs["loss_curves"])
-    fig, _ = plot_test_rmse(curves, noise_sd)
+    fig, _ = plot_test_rmse(curves, noise_sd, budget=budget)
     save_svg(fig, outputs["test_rmse"])
 
 
@@ -71,6 +84,18 @@ def matches(frame: pd.DataFrame, spec: Mapping, columns: Sequence[str]) -> pd.Se
     return mask
 
 
+def read_evals(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """The evaluations of the training jobs ``paths`` (``evals.parquet``), the columns the
+    time-to-target figure reads, labels as text and the rate as a number."""
+    columns = [*results.CELL, "seed", "epoch", "step", "test_rmse"]
+    frames = []
+    for path in paths:
+        frame = results.read(path)
+        check_columns(frame, columns, f"evals ({path})")
+        frames.append(frame[columns])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
 def write_study_figures(
     study,
     outputs: Mapping[str, str | os.PathLike],
@@ -79,6 +104,10 @@ def write_study_figures(
     slopes_path: str | os.PathLike,
     runs_path: str | os.PathLike,
     summary_path: str | os.PathLike,
+    tuned_path: str | os.PathLike | None = None,
+    mechanism_path: str | os.PathLike | None = None,
+    evals_paths: Sequence[str | os.PathLike] = (),
+    claims: Sequence[dict] | None = None,
 ) -> None:
     """Makes every figure of :func:`lossatlas.plan.study_figures` and writes it to ``outputs[name]``.
 
@@ -86,47 +115,63 @@ def write_study_figures(
         cells_path: ``results/aggregate/cells.csv``; curves_path: ``results/aggregate/curves.parquet``.
         slopes_path, runs_path, summary_path: ``scale_slopes.csv``, ``article_runs.csv`` and
             ``article_summary.csv`` of ``results/analysis/``.
+        tuned_path, mechanism_path: ``tuned_rates.csv`` and ``mechanism.csv`` of ``results/analysis/``
+            (needed by the time, rate and mechanism figures, when the study has them).
+        evals_paths: the ``evals.parquet`` of the jobs of :func:`lossatlas.plan.time_jobs`.
+        claims: the claims of the config's claims file (read from the config when None).
     """
-    plan = study_figures(study)
-    if set(outputs) != set(plan):
-        raise ValueError(f"outputs {sorted(outputs)} do not match the study's figures {sorted(plan)}")
-    cells = results.read(cells_path, "cells")
+    figure_plan = study_figures(study, claims)
+    if set(outputs) != set(figure_plan):
+        raise ValueError(f"outputs {sorted(outputs)} do not match the study's figures {sorted(figure_plan)}")
+    all_cells = results.read(cells_path, "cells")
+    cells = at_default(all_cells, study)
     slopes = results.read(slopes_path)
-    curves = None
-    for name, spec in plan.items():
+    curves = evals = None
+    for name, spec in figure_plan.items():
         kind = spec["kind"]
         if kind == "article_seeds":
             fig, _ = plot_article_seeds(results.read(runs_path), results.read(summary_path))
         elif kind == "nrmse_heatmap":
             experiment = study.experiments[spec["experiment"]]
-            subset = cells[matches(cells, spec, ("experiment", "model", "targets"))]
+            columns = ("experiment", "model", "inputs", "targets")
+            subset = cells[matches(cells, spec, columns)]
             excluded = [
                 (item.cell.dataset, item.cell.optimizer, item.cell.loss, item.cell.activation)
                 for item in study.excluded
-                if (item.cell.experiment, item.cell.model, item.cell.targets)
-                == (spec["experiment"], spec["model"], spec["targets"])
+                if tuple(getattr(item.cell, c) for c in columns) == tuple(spec[c] for c in columns)
             ]
+            inputs = f" · {spec['inputs']} inputs" if len(experiment.inputs) > 1 else ""
             fig, _ = plot_nrmse_heatmap(
                 subset, list(experiment.datasets), list(experiment.optimizers), list(experiment.losses),
                 list(experiment.activations), excluded,
-                title=f"experiment {spec['experiment']} · model {spec['model']} · {spec['targets']} targets",
+                title=f"experiment {spec['experiment']} · model {spec['model']}{inputs} · {spec['targets']} targets",
             )
         elif kind == "gradient_curves":
             if curves is None:
-                curves = results.read(curves_path, "curves")
-            subset = curves[matches(curves, spec, ("dataset", "model", "targets"))]
+                curves = at_default(results.read(curves_path, "curves"), study)
+            subset = curves[matches(curves, spec, ("dataset", "model", "inputs", "targets"))]
             fig, _ = plot_gradient_curves(subset, spec["panels"])
         elif kind == "scale_diagnostics":
-            columns = ("experiment", "model", "targets", "activation")
+            columns = ("experiment", "model", "inputs", "targets", "activation")
             chosen = slopes[matches(slopes, spec, columns)]
             fig, _ = plot_scale_diagnostics(
                 cells[matches(cells, spec, columns)], chosen, spec["scales"], spec["optimizers"], spec["losses"]
             )
         elif kind == "nrmse_vs_scale":
-            subset = cells[matches(cells, spec, ("experiment", "model"))]
+            subset = cells[matches(cells, spec, ("experiment", "model", "inputs"))]
             fig, _ = plot_nrmse_vs_scale(
                 subset, spec["scales"], spec["targets"], spec["optimizers"], spec["losses"], spec["activations"]
             )
+        elif kind == "time_to_target":
+            if evals is None:
+                evals = read_evals(evals_paths)
+            tuned = results.read(tuned_path) if tuned_path is not None else None
+            fig, _ = plot_time_to_target(time_lines(evals, all_cells, study, spec, tuned), spec, spec["threshold"])
+        elif kind == "lr_sensitivity":
+            fig, _ = plot_lr_sensitivity(all_cells, results.read(tuned_path), spec["panels"], plan.default_rates(study),
+                                         study.config["metrics"]["nrmse_threshold"])
+        elif kind == "mechanism":
+            fig, _ = plot_mechanism(results.read(mechanism_path))
         else:  # pragma: no cover - study_figures makes no other kind
             raise ValueError(f"unknown figure kind {kind!r}")
         save_svg(fig, outputs[name])

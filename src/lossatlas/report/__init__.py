@@ -6,11 +6,14 @@ from the config, and formatted by :mod:`lossatlas.textfmt`. Which tables it has 
 (``T1, T2, ...``) come from :mod:`lossatlas.plan`, so that the same config numbers them the same.
 
 Modules: :mod:`.sections` (results per dataset, appendix), :mod:`.design` (method, threats to
-validity), :mod:`.findings` (the article's examples, claims, best losses), :mod:`.captions` (every
-caption and table title), :mod:`.embed` (figures and their SVG), :mod:`.tables` (citable tables
-and their writers), :mod:`.provenance` and :mod:`.citation`, :mod:`.render` (context, HTML, PDF;
+validity), :mod:`.findings` (the article's examples, best losses), :mod:`.verdicts` (claims and
+their verdicts per judgment and rate, time to target), :mod:`.discussion` (the answer, the
+mechanism, tuned rates, remedies, the discussion), :mod:`.captions` (every caption and table
+title), :mod:`.embed` (figures and their SVG), :mod:`.tables` (citable tables and their writers),
+:mod:`.provenance` and :mod:`.citation`, :mod:`.render` (context, HTML, PDF;
 :func:`write_report` is the workflow's entry point). This package reads :mod:`lossatlas.results`,
-:mod:`lossatlas.plan` and :mod:`lossatlas.textfmt`; it never imports :mod:`lossatlas.figures`.
+:mod:`lossatlas.plan`, :mod:`lossatlas.views` and :mod:`lossatlas.textfmt` (and the verdict words of
+:mod:`lossatlas.claims`); it never imports :mod:`lossatlas.figures`.
 """
 
 from lossatlas.report.embed import number_items, svg_for_html

@@ -1,5 +1,6 @@
 """The method section and the threats to validity, from the config alone: datasets, models,
-optimizers, experiments, excluded and flagged cells, the metric settings, what the grid leaves out."""
+optimizers, experiments (learning rates, tuning, horizon), excluded and flagged cells, the metric
+settings and the stall rule, what the grid leaves out."""
 
 from __future__ import annotations
 
@@ -9,12 +10,30 @@ import math
 import numbers
 from typing import Sequence
 
-from lossatlas.config import Experiment
+from lossatlas.study import Experiment
 from lossatlas.datasets import FAMILIES
-from lossatlas.plan import cell_key, statistics
-from lossatlas.report.sections import TABLE_DIMENSIONS
+from lossatlas.plan import BASE, statistics
 from lossatlas.results import CELL
+from lossatlas.report.sections import TABLE_DIMENSIONS
 from lossatlas.textfmt import format_bounds, format_known, format_number, heading, join_words, loss_name
+
+
+def yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def rates_text(study, experiment: str) -> str:
+    """The learning rates ``experiment`` trains, per optimizer: ``"adam 0.001"``, or for a tuned
+    experiment ``"adam: 3 rates, 0.001 to 0.1 (sweep)"``."""
+    parts = []
+    for optimizer in study.experiments[experiment].optimizers:
+        rates = study.learning_rates(experiment, optimizer)
+        if len(rates) == 1:
+            parts.append(f"{optimizer} {format_number(rates[0])}")
+        else:
+            parts.append(f"{optimizer}: sweep of {format_number(len(rates))}, {format_number(min(rates))} to "
+                         f"{format_number(max(rates))}")
+    return "; ".join(parts)
 
 
 def experiments_table(study) -> list[dict]:
@@ -29,7 +48,9 @@ def experiments_table(study) -> list[dict]:
     def text(value) -> str:
         if isinstance(value, tuple):
             return ", ".join(map(str, value))
-        return format_number(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else str(value)
+        if isinstance(value, bool):
+            return yes_no(value)
+        return format_number(value) if isinstance(value, numbers.Real) else str(value)
 
     experiments = list(study.experiments.values())
     rows = [
@@ -39,7 +60,8 @@ def experiments_table(study) -> list[dict]:
         }
         for field in dataclasses.fields(Experiment)
     ]
-    for title, items in (("Cells run", study.cells), ("Excluded", [item.cell for item in study.excluded])):
+    rows.append({"heading": "Learning rates", "values": [rates_text(study, e.label) for e in experiments]})
+    for title, items in (("Cells planned", study.cells), ("Excluded", [item.cell for item in study.excluded])):
         counts = [sum(cell.experiment == experiment.label for cell in items) for experiment in experiments]
         rows.append({"heading": title, "values": [format_number(count) for count in counts]})
     return rows
@@ -78,10 +100,11 @@ def product_rows(keys: Sequence[tuple]) -> list[list[list[str]]]:
 
 def cells_by_reason(items: Sequence[tuple]) -> dict:
     """Cells listed under the reason they share, for the excluded and the flagged cells, compactly:
-    each row stands for every combination of the values it lists (:func:`product_rows`).
+    each row stands for every combination of the values it lists (:func:`product_rows`). A reason
+    does not depend on the learning rate: a cell is listed once, whatever the rates it has.
 
     Args:
-        items: ``(cell, reason)`` pairs, cells of :class:`lossatlas.config.Cell`.
+        items: ``(cell, reason)`` pairs, cells of :class:`lossatlas.study.Cell`.
     Returns:
         ``{"headings", "groups"}``: the coordinates shown (``dataset`` and the table dimensions,
         and any other that takes more than one value) and, per reason in first-seen order,
@@ -89,11 +112,12 @@ def cells_by_reason(items: Sequence[tuple]) -> dict:
         experiment (``"grid 30, remedies 6"``), ``cells`` rows of texts, one per coordinate shown
         (several values joined by ", ").
     """
-    keys = [dict(zip(CELL, cell_key(cell))) for cell, _ in items]
-    shown = [d for d in CELL if d in ("dataset", *TABLE_DIMENSIONS) or len({k[d] for k in keys}) > 1]
+    unique = list(dict.fromkeys((tuple(getattr(cell, c) for c in BASE), reason) for cell, reason in items))
+    keys = [dict(zip(BASE, key)) for key, _ in unique]
+    shown = [d for d in BASE if d in ("dataset", *TABLE_DIMENSIONS) or len({k[d] for k in keys}) > 1]
     groups: dict[str, list] = {}
     experiments: dict[str, dict[str, int]] = {}
-    for key, (_, reason) in zip(keys, items):
+    for key, (_, reason) in zip(keys, unique):
         groups.setdefault(reason, []).append(tuple(key[d] for d in shown))
         counts = experiments.setdefault(reason, {})
         counts[key["experiment"]] = counts.get(key["experiment"], 0) + 1
@@ -138,7 +162,34 @@ def design_context(study) -> dict:
         "excluded": cells_by_reason([(item.cell, item.reason) for item in study.excluded]),
         "n_excluded": format_number(len(study.excluded)),
         "flagged": cells_by_reason(list(study.flags.items())),
-        "n_flagged": format_number(len(study.flags)),
+        "n_flagged": format_number(len({tuple(getattr(cell, c) for c in BASE) for cell in study.flags})),
+        "tuned": [e.label for e in study.experiments.values() if e.tune],
+        "horizon": [e.label for e in study.experiments.values() if e.horizon],
+        "tuning": tuning_context(study),
+    }
+
+
+def tuning_context(study) -> dict:
+    """The learning-rate sweep of tuned experiments (the config's ``tuning`` section), as text."""
+    tuning = study.config["tuning"]
+    return {
+        "min": format_number(tuning["min"]),
+        "max": format_number(tuning["max"]),
+        "per_decade": format_number(tuning["per_decade"]),
+        "extend_steps": format_number(tuning["extend_steps"]),
+    }
+
+
+def horizon_context(study) -> dict:
+    """The horizon settings and the stall rule (the config's ``horizon`` section), as text."""
+    horizon = study.config["horizon"]
+    return {
+        "cap_steps": format_number(horizon["cap_steps"]),
+        "points_per_doubling": format_number(horizon["points_per_doubling"]),
+        "stall_improvement": format_number(horizon["stall_improvement"]),
+        "stall_improvement_percent": format_number(100 * horizon["stall_improvement"]),
+        "stall_factor": format_number(horizon["stall_factor"]),
+        "factors": join_words([f"{format_number(f)}×" for f in horizon.get("learning_rate_factors", [])]),
     }
 
 
@@ -157,6 +208,8 @@ def metrics_context(study) -> dict:
         "saturation_threshold": format_number(study.config["diagnostics"]["saturation_threshold"]),
         "bootstrap_resamples": format_number(settings["bootstrap_resamples"]),
         "comparison_alpha": format_number(settings["alpha"]),
+        "horizon": horizon_context(study),
+        "saturated_fraction_percent": format_number(100 * study.config["mechanism"]["saturated_fraction"]),
     }
 
 
@@ -172,7 +225,16 @@ def threats_context(study) -> dict:
     features = sorted({FAMILIES[f].n_features for f in families})
     real_data = any(FAMILIES[f].n_rows is not None for f in families)
     missing = [*(["real data"] if not real_data else []), *(["several inputs"] if features == [1] else []), "classification targets"]
+    tuned = [e.label for e in study.experiments.values() if e.tune]
+    horizon = [e.label for e in study.experiments.values() if e.horizon]
+    untuned = [e.label for e in study.experiments.values() if not e.tune]
     return {
+        "tuned": join_words(tuned),
+        "untuned": join_words(untuned),
+        "horizon": join_words(horizon),
+        "n_horizon": len(horizon),
+        "tuning": tuning_context(study),
+        "cap": horizon_context(study),
         "families": [{"family": f, "description": FAMILIES[f].description} for f in families],
         "real_data": real_data,
         "not_covered": "No " + ", no ".join(missing) + ".",

@@ -102,17 +102,24 @@ def add_curve_figures(
                     section["figures"].append(figure_entry(paths[kind], captions[kind]))
 
 
-def study_figure_entries(study, paths: Mapping[str, str | os.PathLike], cells: pd.DataFrame) -> dict[str, list[dict]]:
-    """The study-wide figures (:func:`lossatlas.plan.study_figures`) with their captions, by the
-    report section that shows them: ``"article"`` and ``"overview"``."""
-    plan = study_figures(study)
+#: The report section that shows each kind of study-wide figure (the others: ``"overview"``).
+FIGURE_SECTIONS = {"article_seeds": "article", "time_to_target": "time", "lr_sensitivity": "sensitivity",
+                   "mechanism": "mechanism"}
+
+
+def study_figure_entries(study, paths: Mapping[str, str | os.PathLike], cells: pd.DataFrame,
+                         claims: Sequence[dict] | None = None, ids: Mapping[str, str] | None = None) -> dict[str, list[dict]]:
+    """The study-wide figures (:func:`lossatlas.plan.study_figures`; ``claims``: the config's claims)
+    with their captions (``ids``: the table ids they refer to), by the report section that shows
+    them: ``"article"``, ``"overview"``, ``"time"``, ``"sensitivity"`` and ``"mechanism"``."""
+    plan = study_figures(study, claims)
     unknown = set(paths) - set(plan)
     if unknown:
         raise ValueError(f"unknown study figure(s) {', '.join(sorted(unknown))}; the study makes {', '.join(plan)}")
-    entries: dict[str, list[dict]] = {"article": [], "overview": []}
+    entries: dict[str, list[dict]] = {"article": [], "overview": [], "time": [], "sensitivity": [], "mechanism": []}
     for name, spec in plan.items():
         if name in paths:
-            section = "article" if spec["kind"] == "article_seeds" else "overview"
-            entry = figure_entry(paths[name], study_figure_caption(spec, study, cells), tall=spec["kind"] == "nrmse_heatmap")
-            entries[section].append(entry)
+            section = FIGURE_SECTIONS.get(spec["kind"], "overview")
+            caption = study_figure_caption(spec, study, cells, ids)
+            entries[section].append(figure_entry(paths[name], caption, tall=spec["kind"] in ("nrmse_heatmap", "time_to_target")))
     return entries

@@ -1,9 +1,10 @@
-"""What the analysis found, as the report shows it: the article's examples over seeds, the claims
-and their verdicts, and the best loss of every context.
+"""What the analysis found, as the report shows it: the article's examples over seeds and the best
+loss of every context (at each optimizer's default rate). The claims are in
+:mod:`lossatlas.report.verdicts`, the mechanism, remedies and discussion in
+:mod:`lossatlas.report.discussion`.
 
 Everything here is read from the analysis tables (``results/analysis/``); nothing is computed but
-the layout: the verdicts come from :mod:`lossatlas.claims`, the best losses from the analysis
-stage's ``best_losses.csv``.
+the layout: the best losses come from the analysis stage's ``best_losses.csv``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from typing import Sequence
 
 import pandas as pd
 
-from lossatlas.claims import VERDICTS
 from lossatlas.plan import LOSS_CONTEXT
 from lossatlas.report.sections import PORTRAIT_WIDTH, text_width
 from lossatlas.source import N_TEST
-from lossatlas.textfmt import format_bounds, format_count, format_interval, format_number, heading, join_words, loss_name
+from lossatlas.textfmt import format_bounds, format_count, format_interval, format_number, heading, loss_name
 
 # Rows of the paired comparison of examples 3 and 2: (column of article_examples_2_vs_3.csv, heading).
 EXAMPLE_COMPARISON_ROWS = (
@@ -36,7 +36,6 @@ EXAMPLE_COMPARISON_ROWS = (
 )
 SUMMARY_COLUMNS = ("example", "n_seeds", "printed_loss", "final_loss_median", "final_loss_low", "final_loss_high",
                    "printed_inside", "printed_quantile", "test_mse_median", "test_mse_low", "test_mse_high")
-CLAIM_COLUMNS = ("id", "name", "claim", "article", "kind", "rule", "verdict", "holds_in", "n_contexts", "n_holds", "evidence")
 #: The columns of ``results/analysis/best_losses.csv`` (one row per context with two or more losses).
 BEST_LOSS_COLUMNS = (*LOSS_CONTEXT, "best", "best_median", "n_losses", "n_beaten", "all_beaten")
 # Columns of a best-loss table at most (see comparison_tables).
@@ -111,53 +110,6 @@ def article_context(summary: pd.DataFrame, comparison: pd.DataFrame) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Claims
-# --------------------------------------------------------------------------------------------
-
-
-def claims_context(verdicts: pd.DataFrame) -> list[dict]:
-    """One entry per claim of ``claims.csv``: its texts, ``verdict`` (one of
-    :data:`lossatlas.claims.VERDICTS`) and ``verdict_class`` (for the style), ``holds``
-    (``"n_holds of n_contexts"``) and ``evidence`` (its lines)."""
-    require(verdicts, CLAIM_COLUMNS, "claims table")
-    claims = []
-    for _, row in verdicts.iterrows():
-        verdict = str(row["verdict"])
-        if verdict not in VERDICTS:
-            raise ValueError(f"claim {row['id']}: unknown verdict {verdict!r}; expected one of {', '.join(VERDICTS)}")
-        evidence = row["evidence"] if isinstance(row["evidence"], str) else ""
-        claims.append(
-            {
-                "id": str(row["id"]),
-                "name": str(row["name"]),
-                "claim": str(row["claim"]),
-                "article": str(row["article"]).strip().strip('"').strip(),
-                "kind": str(row["kind"]),
-                "rule": str(row["rule"]),
-                "verdict": verdict,
-                "verdict_class": verdict.replace(" ", "-"),
-                "holds": f"{format_count(row['n_holds'])} of {format_count(row['n_contexts'])}",
-                "holds_in": str(row["holds_in"]),
-                "evidence": [line for line in evidence.splitlines() if line.strip()],
-            }
-        )
-    return claims
-
-
-def abstract_context(claims: Sequence[dict]) -> dict:
-    """The abstract's verdict counts, one per verdict of :data:`lossatlas.claims.VERDICTS`
-    (``"2 supported, 1 not supported, 1 mixed and 0 undecided"``), and one sentence per claim."""
-    counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
-    summary = join_words([f"{format_number(n)} {v}" for v, n in counts.items()])
-    sentences = [
-        {"id": c["id"], "verdict": c["verdict"], "verdict_class": c["verdict_class"],
-         "text": f"{c['name']}: {c['verdict']} (holds in {c['holds']} contexts)."}
-        for c in claims
-    ]
-    return {"n_claims": format_number(len(claims)), "summary": summary, "sentences": sentences}
-
-
-# --------------------------------------------------------------------------------------------
 # Loss comparisons
 # --------------------------------------------------------------------------------------------
 
@@ -182,7 +134,7 @@ def order_contexts(best: pd.DataFrame, study) -> pd.DataFrame:
 
 def comparison_tables(cells: pd.DataFrame, best: pd.DataFrame, study) -> list[dict]:
     """Per experiment with loss comparisons: the best loss of every context as a compact grid
-    (rows: dataset, targets, model, where they vary; columns: optimizer and activation, where
+    (rows: dataset, inputs, targets, model, where they vary; columns: optimizer and activation, where
     they vary, the optimizer moving to the rows when that makes more than
     :data:`MAX_BEST_COLUMNS` columns), and a tally per loss (contexts where it is compared, best,
     significantly best).
@@ -202,7 +154,7 @@ def comparison_tables(cells: pd.DataFrame, best: pd.DataFrame, study) -> list[di
         part = best[best["experiment"] == experiment]
         if part.empty:
             continue
-        row_dims = [d for d in ("dataset", "targets", "model") if part[d].nunique() > 1] or ["dataset"]
+        row_dims = [d for d in ("dataset", "inputs", "targets", "model") if part[d].nunique() > 1] or ["dataset"]
         column_dims = [d for d in ("optimizer", "activation") if part[d].nunique() > 1] or ["activation"]
         if len(column_dims) == 2 and len(part[column_dims].drop_duplicates()) > MAX_BEST_COLUMNS:
             row_dims, column_dims = [*row_dims, "optimizer"], ["activation"]

@@ -3,7 +3,9 @@
 The cells table (``results/aggregate/cells.csv``, :data:`lossatlas.results.TABLES`) has one row
 per cell: its coordinates (:data:`lossatlas.results.CELL`), counts and rates, and per metric
 ``{metric}_mean, _ci_low, _ci_high, _median, _iqm, _n_finite``; :data:`CELLS_COLUMNS` lists the
-metric columns the report reads on top of the table's required ones.
+metric columns the report reads on top of the table's required ones. The results per dataset show
+the default view (each cell at its optimizer's default rate, :func:`lossatlas.views.at_default`);
+the appendix lists every cell, every rate of a tuned experiment included.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Sequence
 import pandas as pd
 
 from lossatlas import results
-from lossatlas.plan import cell_key, listed_experiments
+from lossatlas.plan import BASE, listed_experiments
 from lossatlas.results import CELL
+from lossatlas.views import at_default
 from lossatlas.textfmt import (
     flag_text,
     format_bounds,
@@ -28,6 +31,8 @@ from lossatlas.textfmt import (
 
 # Cell coordinates every results table shows; the others but dataset only where they vary.
 TABLE_DIMENSIONS = ("loss", "activation")
+# Coordinates the appendix of every cell always shows.
+APPENDIX_DIMENSIONS = ("dataset", "learning_rate", "loss", "activation")
 # Columns of the per-dataset results tables: (key, heading). See :func:`table_rows`.
 RESULT_COLUMNS = (
     ("nrmse", "Test nRMSE mean [95% CI]"),
@@ -66,9 +71,11 @@ def check_cells(cells: pd.DataFrame) -> pd.DataFrame:
     return cells
 
 
-def table_dimensions(cells: pd.DataFrame, always: Sequence[str] = TABLE_DIMENSIONS, skip: Sequence[str] = ("dataset",)) -> list[str]:
+def table_dimensions(cells: pd.DataFrame, always: Sequence[str] = TABLE_DIMENSIONS,
+                     skip: Sequence[str] = ("dataset", "learning_rate")) -> list[str]:
     """The cell coordinates a table of ``cells`` shows, in cells-table order: those of ``always``, and
-    any other but those of ``skip`` that takes more than one value."""
+    any other but those of ``skip`` that takes more than one value (the learning rate is skipped by
+    default: a table of the default view has the optimizer's rate)."""
     return [d for d in CELL if d not in skip and (d in always or cells[d].nunique() > 1)]
 
 
@@ -102,11 +109,7 @@ def table_rows(cells: pd.DataFrame) -> list[dict]:
         }
         rows.append(
             {
-                "labels": {
-                    column: loss_name(str(cell[column])) if column == "loss" else str(cell[column])
-                    for column in CELL
-                    if column != "dataset"
-                },
+                "labels": {column: label_text(cell, column) for column in CELL if column != "dataset"},
                 "flag": flag_text(cell["reach_flag"]),
                 "values": [values[key] for key, _ in RESULT_COLUMNS],
                 "kept": format_count(cell["n_seeds"] - cell["n_diverged"]),
@@ -115,14 +118,36 @@ def table_rows(cells: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def label_text(cell, column: str, short_loss: bool = True) -> str:
+    """A coordinate of a cells-table row as a table shows it: the loss by its short name
+    (:data:`lossatlas.textfmt.LOSS_NAMES`), the rate by :func:`lossatlas.textfmt.format_number`."""
+    if column == "learning_rate":
+        return format_number(float(cell[column]))
+    if column == "loss" and short_loss:
+        return loss_name(str(cell[column]))
+    return str(cell[column])
+
+
+def horizon_text(cell) -> str:
+    """A cell's status past the budget and the steps it was trained (``horizon_status`` and
+    ``horizon_steps`` of the cells table: ``"reached (960)"``), ``""`` for a cell not trained past the budget."""
+    status = cell.get("horizon_status")
+    if not isinstance(status, str) or not status:
+        return ""
+    steps = cell.get("horizon_steps")
+    return f"{status} ({format_count(steps)})" if steps is not None and pd.notna(steps) else status
+
+
 def appendix_rows(cells: pd.DataFrame) -> list[dict]:
-    """One appendix row per row of ``cells``: ``labels`` (every coordinate), ``flag``, ``seeds``,
-    ``r2`` (``"mean R² (mean best R²)"``) and ``metrics``: one ``{"mean", "ci"}`` per entry of
+    """One appendix row per row of ``cells``: ``labels`` (every coordinate; the loss by its short
+    name, the rate by :func:`lossatlas.textfmt.format_number`), ``flag``, ``seeds``, ``r2`` (``"mean R² (mean best
+    R²)"``), ``horizon`` (:func:`horizon_text`) and ``metrics``: one ``{"mean", "ci"}`` per entry of
     :data:`SUMMARY_METRICS` (so that ``mean + " " + ci`` is :func:`lossatlas.textfmt.format_interval`)."""
     check_cells(cells)
     return [
         {
-            "labels": {column: str(cell[column]) for column in CELL},
+            "labels": {column: label_text(cell, column) for column in CELL},
+            "horizon": horizon_text(cell),
             "flag": flag_text(cell["reach_flag"]),
             "seeds": format_count(cell["n_seeds"]),
             "r2": f"{format_number(cell['final_test_r2_mean'])} ({format_number(cell['best_test_r2_mean'])})",
@@ -139,10 +164,14 @@ def appendix_rows(cells: pd.DataFrame) -> list[dict]:
 
 
 def order_cells(cells: pd.DataFrame, study) -> pd.DataFrame:
-    """``cells`` in the study's grid order (config order); cells the study does not list come last."""
-    position = {cell_key(cell): index for index, cell in enumerate(study.cells)}
-    keys = [position.get(cell_key(row), len(position)) for row in cells[CELL].itertuples(index=False)]
-    return cells.assign(_order=keys).sort_values(["_order", *CELL], kind="stable").drop(columns="_order")
+    """``cells`` in the study's grid order (config order) of the cell without its rate, then by
+    learning rate (rates added past a tuned sweep, which the study does not list, among their
+    cell's); cells the study does not list at all come last."""
+    position: dict[tuple, int] = {}
+    for index, cell in enumerate(study.cells):
+        position.setdefault(tuple(str(getattr(cell, c)) for c in BASE), index)
+    keys = [position.get(tuple(map(str, row)), len(position)) for row in cells[BASE].itertuples(index=False)]
+    return cells.assign(_order=keys).sort_values(["_order", *BASE, "learning_rate"], kind="stable").drop(columns="_order")
 
 
 def text_width(columns: Sequence[Sequence[str]], font: float = 7.5, padding: float = 8) -> float:
@@ -151,6 +180,13 @@ def text_width(columns: Sequence[Sequence[str]], font: float = 7.5, padding: flo
     may wrap: only its longest word counts."""
     widths = [max([max(map(len, column[0].split()), default=0), *map(len, column[1:])]) for column in columns]
     return 0.6 * font * sum(widths) + padding * len(columns)
+
+
+def is_wide(headings: Sequence[str], rows: Sequence[Sequence[str]], font: float = 6.5) -> bool:
+    """Whether a table of ``headings`` and ``rows`` (texts) is wider than an A4 portrait page's text
+    (:func:`text_width`): it then goes on a landscape page."""
+    columns = [[heading, *(row[index] for row in rows)] for index, heading in enumerate(headings)]
+    return text_width(columns, font=font, padding=6) > PORTRAIT_WIDTH
 
 
 def table_width(dimensions: Sequence[str], rows: Sequence[dict]) -> float:
@@ -163,7 +199,8 @@ def table_width(dimensions: Sequence[str], rows: Sequence[dict]) -> float:
 
 
 def dataset_sections(cells: pd.DataFrame, study) -> list[dict]:
-    """One section per dataset that has cells, in the config's dataset order.
+    """One section per dataset that has cells in the default view (:func:`lossatlas.views.at_default`:
+    each cell at its optimizer's default rate), in the config's dataset order.
 
     Each: ``dataset``, ``table`` (None when every experiment on the dataset is too large to list;
     else ``dimensions``, ``groups`` (one per listed experiment: ``experiment``, ``n_cells``,
@@ -172,7 +209,7 @@ def dataset_sections(cells: pd.DataFrame, study) -> list[dict]:
     (empty; the report adds the curve figures). Tables get their ids later.
     """
     check_cells(cells)
-    cells = order_cells(cells, study)
+    cells = order_cells(at_default(cells, study), study)
     order = [*study.datasets, *sorted(set(cells["dataset"]) - set(study.datasets))]
     experiments = list(study.experiments)
     sections = []
@@ -188,7 +225,7 @@ def dataset_sections(cells: pd.DataFrame, study) -> list[dict]:
         ]
         table = None
         if not shown.empty:
-            dimensions = table_dimensions(shown, skip=("dataset", "experiment"))
+            dimensions = table_dimensions(shown, skip=("dataset", "experiment", "learning_rate"))
             groups = []
             for experiment in listed:
                 part = shown[shown["experiment"] == experiment]
@@ -225,12 +262,15 @@ def results_tables(cells: pd.DataFrame, study) -> list[dict]:
 
 
 def appendix_context(cells: pd.DataFrame, study) -> dict:
-    """The appendix table of every cell: ``dimensions`` (dataset, loss, activation and every other
-    coordinate that varies), ``rows`` (:func:`appendix_rows`, in grid order), ``metrics``
-    (headings) and ``print`` (whether the PDF shows it: at most :data:`APPENDIX_PRINT_LIMIT` cells)."""
+    """The appendix table of every cell, every rate included: ``dimensions`` (dataset, learning
+    rate, loss, activation and every other coordinate that varies), ``rows`` (:func:`appendix_rows`,
+    in grid order), ``metrics`` (headings), ``horizon`` (whether a cell was trained past the budget:
+    the table then says how it ended) and ``print`` (whether the PDF shows it: at most
+    :data:`APPENDIX_PRINT_LIMIT` cells)."""
     rows = appendix_rows(order_cells(cells, study))
-    dimensions = table_dimensions(cells, always=("dataset", *TABLE_DIMENSIONS), skip=())
+    dimensions = table_dimensions(cells, always=APPENDIX_DIMENSIONS, skip=())
     return {
+        "horizon": any(row["horizon"] for row in rows),
         "kind": "table",
         "dimensions": [{"name": d, "heading": heading(d)} for d in dimensions],
         "metrics": [title for _, title in SUMMARY_METRICS],

@@ -23,8 +23,18 @@ LATEX_SPECIALS = {
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
     # Characters pdfLaTeX's UTF-8 input does not know without extra packages.
     "≤": r"$\leq$", "≥": r"$\geq$", "†": r"\dag{}", "²": r"\textsuperscript{2}", "×": r"$\times$", "σ": r"$\sigma$",
-    "−": r"$-$", "½": r"$\frac{1}{2}$", "·": r"$\cdot$", "δ": r"$\delta$",
+    "−": r"$-$", "½": r"$\frac{1}{2}$", "·": r"$\cdot$", "δ": r"$\delta$", "Δ": r"$\Delta$", "—": "---",
 }
+
+
+#: The value columns of the tuned-rates and mechanism tables: (row field, heading, alignment).
+TUNED_FIELDS = (("default", "Default rate", "r"), ("tuned", "Tuned rate", "r"), ("rates", "Rates trained [range]", "r"),
+                ("edge", "At an edge", "l"), ("nrmse_default", "nRMSE, default rate", "r"),
+                ("nrmse_tuned", "nRMSE, tuned rate", "r"))
+MECHANISM_FIELDS = (("claims", "Claims", "l"), ("category", "Category", "l"), ("budget", "Budget steps", "r"),
+                    ("reach", "Steps to threshold", "r"), ("needed", "Needed max |Δw|", "r"),
+                    ("travelled", "Travelled in budget", "r"), ("capacity", "Reach in budget", "r"),
+                    ("saturation", "Saturated fraction", "r"), ("gradient", "Initial gradient norm", "r"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,10 +83,35 @@ def flat_table(table: dict, result_columns: Sequence[str]) -> tuple[list[str], s
                 rows.append([group["experiment"], *labels, *values])
         return columns, "l" * (1 + len(dims)) + "r" * len(result_columns), rows
     if key == "claims":
-        columns = ["Id", "Claim", "Article", "Rule", "Verdict", "Holds in"]
-        rows = [[c["id"], f"{c['name']}. {c['claim']}", c["article"], c["rule"], c["verdict"], f"{c['holds']} contexts: {c['holds_in']}"]
-                for c in table["claims"]]
-        return columns, "llllll", rows
+        columns = ["Id", "Claim", "Article", "Rule (budget)", "Rule (time)",
+                   *(j["heading"] for j in table["claims"][0]["judgments"]), "Headline verdict", "Holds in"] if table["claims"] else \
+            ["Id", "Claim", "Article", "Rule (budget)", "Rule (time)", "Headline verdict", "Holds in"]
+        rows = [[c["id"], f"{c['name']}. {c['claim']}", c["article"], c["rule"] or "—", c["time_rule"] or "—",
+                 *((j["verdict"]["verdict"] if j["verdict"] else "—") for j in c["judgments"]), c["verdict"],
+                 f"{c['holds']} contexts: {c['holds_in']}"] for c in table["claims"]]
+        return columns, "l" * len(columns), rows
+    if key == "time":
+        columns = ["Claim", "Rate", "Context", "Pair", "Steps, better", "Steps, baseline", "Times sooner [95% CI]",
+                   "Status, better", "Status, baseline", "Outcome"]
+        rows = [[r["id"], r["rate"], r["context"], r["pair"], r["steps_better"], r["steps_baseline"], r["ratio"],
+                 r["better_status"], r["baseline_status"], r["outcome"]] for r in table["rows"]]
+        return columns, "llllrrrlll", rows
+    if key in ("tuned_rates", "mechanism"):
+        dims = [d["name"] for d in table["dimensions"]]
+        fields = TUNED_FIELDS if key == "tuned_rates" else MECHANISM_FIELDS
+        columns = [*(d["heading"] for d in table["dimensions"]), *(title for _, title, _ in fields)]
+        rows = [[*(row["labels"][d] for d in dims), *(row[name] or "—" for name, _, _ in fields)] for row in table["rows"]]
+        return columns, "l" * len(dims) + "".join(align for _, _, align in fields), rows
+    if key == "remedies":
+        columns = ["Rank", "Id", "Remedy", "Rate", "Effect [95% CI]", "Pairs", "Times sooner", "Contexts sooner",
+                   "Verdict, budget", "Verdict, time"]
+        rows = []
+        for row in table["rows"]:
+            for entry in row["rates"]:
+                v = entry["values"]
+                rows.append([row["rank"], row["id"], row["name"], entry["rate"], v["effect"], v["pairs"], v["time"],
+                             v["sooner"], *((w["verdict"] if w else "—") for w in (v["budget_verdict"], v["time_verdict"]))])
+        return columns, "rlllrrrrll", rows
     if key == "article:examples":
         columns = ["Example", "Seeds", "Printed loss", "Median loss", "2.5–97.5% range", "Printed in range",
                    "Printed quantile", "Test MSE median [range]"]
@@ -87,10 +122,13 @@ def flat_table(table: dict, result_columns: Sequence[str]) -> tuple[list[str], s
         return ["Quantity", "Value"], "lr", [[r["heading"], r["value"]] for r in table["comparison"]]
     if key == "appendix":
         dims = [d["name"] for d in table["dimensions"]]
-        columns = [*(d["heading"] for d in table["dimensions"]), "Seeds", *table["metrics"], "R² (best R²)"]
+        horizon = table.get("horizon", False)
+        columns = [*(d["heading"] for d in table["dimensions"]), "Seeds", *table["metrics"], "R² (best R²)",
+                   *(["Past the budget (steps)"] if horizon else [])]
         rows = [[*(row["labels"][d] + (" †" if d == "activation" and row["flag"] else "") for d in dims), row["seeds"],
-                 *(f"{m['mean']} {m['ci']}" for m in row["metrics"]), row["r2"]] for row in table["rows"]]
-        return columns, "l" * len(dims) + "r" * (2 + len(table["metrics"])), rows
+                 *(f"{m['mean']} {m['ci']}" for m in row["metrics"]), row["r2"], *([row["horizon"] or "—"] if horizon else [])]
+                for row in table["rows"]]
+        return columns, "l" * len(dims) + "r" * (2 + len(table["metrics"])) + "l" * horizon, rows
     raise ValueError(f"unknown table key {key!r}")
 
 
