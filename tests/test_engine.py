@@ -217,3 +217,23 @@ def test_seeds_pair_cells_and_fix_the_initial_weights():
     assert all(sorted(order) == list(range(10)) for order in orders.reshape(-1, 10))
     chunks = engine.BatchOrders(seeds, 10)
     np.testing.assert_array_equal(np.concatenate([chunks.next(1), chunks.next(3)]), orders)
+
+
+def test_trials_of_several_trainers_go_on_as_one_stack():
+    """Two sweeps trained to epoch 5 separately, then some of their trials adopted by one new trainer
+    and trained 7 epochs more: each equals its uninterrupted run."""
+    data, seeds, initial = setup("seed_small", DENSE, n_seeds=3)
+    first, second = [("mse", "sigmoid"), ("mse", "sigmoid", 0.01)], [("binary_crossentropy", "sigmoid", 0.1)]
+    whole = {tuple(segment): engine.StackTrainer(data, DENSE, [segment], ADAM, initial, seeds) for segment in first + second}
+    for trainer in whole.values():
+        trainer.run(12)
+    runs = [engine.StackTrainer(data, DENSE, segments, ADAM, initial, seeds) for segments in (first, second)]
+    for trainer in runs:
+        trainer.run(5)
+    merged = engine.StackTrainer(data, DENSE, [first[1], second[0]], ADAM, initial, seeds, trials=[(0, 1), (0, 2), (1, 0)])
+    merged.adopt([runs[0].state([4, 5]), runs[1].state([0])])
+    merged.run(7)
+    expected = [whole[tuple(first[1])], whole[tuple(first[1])], whole[tuple(second[0])]]
+    for trial, (trainer, position) in enumerate(zip(expected, [1, 2, 0])):
+        for got, want in zip(merged.weights(), trainer.weights()):
+            np.testing.assert_array_equal(got[trial], want[position])

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import yaml
 
 from conftest import SNAKEMAKE, snakemake
@@ -149,21 +148,27 @@ def test_snakemakes_own_report_lists_the_figures(smoke_run, tmp_path):
     assert target.stat().st_size > 10_000
 
 
+def kill_after_first_training_job(command, directory, how):
+    """Start ``command`` in its own process group and send ``how`` to the whole group as soon as
+    the first training job has written its result."""
+    process = subprocess.Popen(command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((directory / "results" / "train").glob("*/*/*/trials.parquet")):
+            assert process.poll() is None and time.monotonic() < deadline, "no training job finished"
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, how)
+        process.wait(timeout=120)
+
+
 def test_a_killed_run_resumes_cleanly(smoke_run, tmp_path):
     from conftest import copy_workflow
 
     reference, _ = smoke_run
     directory = copy_workflow(tmp_path)
     command = [SNAKEMAKE, "--cores", "2", "--configfile", "config/smoke.yaml", "--until", "aggregate"]
-    process = subprocess.Popen(command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not list((directory / "results" / "train").glob("*/*/*/trials.parquet")):  # wait for a finished job
-            assert process.poll() is None and time.monotonic() < deadline, "no training job finished"
-            time.sleep(0.2)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # as a scheduler ends a job that ran out of time
-        process.wait(timeout=120)
+    kill_after_first_training_job(command, directory, signal.SIGTERM)  # as a scheduler ends a job that ran out of time
     assert not list((directory / "results").rglob(".*.tmp"))  # no half-written result is left
     resumed = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -180,16 +185,7 @@ def test_a_run_killed_with_sigkill_resumes_with_the_readme_command(smoke_run, tm
     reference, _ = smoke_run
     directory = copy_workflow(tmp_path)
     arguments = ["--configfile", "config/smoke.yaml", "--until", "aggregate"]
-    process = subprocess.Popen([SNAKEMAKE, "--cores", "2", *arguments], cwd=directory, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not list((directory / "results" / "train").glob("*/*/*/trials.parquet")):  # wait for a finished job
-            assert process.poll() is None and time.monotonic() < deadline, "no training job finished"
-            time.sleep(0.2)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
+    kill_after_first_training_job([SNAKEMAKE, "--cores", "2", *arguments], directory, signal.SIGKILL)
     assert list((directory / ".snakemake" / "locks").iterdir())  # the killed run left its lock
     venv = Path(sys.executable).parent.parent
     make = ["make", "-C", str(directory), "reproduce", f"VENV={venv}", "-o", f"{venv}/.installed", "CORES=2",

@@ -42,7 +42,8 @@ MEAN_METRICS = (
     "final_output_saturation",
     "mean_output_saturation",
 )
-CURVE_METRICS = ("train_loss", "test_rmse", "grad_norm_output", "output_grad_abs", "update_norm")
+# The curves the figures draw (every other measurement per evaluation point is in the jobs' evals tables).
+CURVE_METRICS = ("train_loss", "test_rmse", "grad_norm_output")
 
 
 def cell_id(row) -> str:
@@ -170,18 +171,15 @@ def _padded(groups: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _iqm_rows(values: np.ndarray) -> np.ndarray:
-    """The interquartile mean of each row's finite values (NaN for a row without any)."""
-    return np.array([compare.interquartile_mean(row) for row in values])
-
-
-def summarize_cells(trials: pd.DataFrame, base_seed: int, n_resamples: int, flags: Mapping[tuple, str] | None = None) -> pd.DataFrame:
+def summarize_cells(trials: pd.DataFrame, base_seed: int, n_resamples: int, flags: Mapping[tuple, str] | None = None,
+                    noise_sd: Mapping[str, float] | None = None) -> pd.DataFrame:
     """One row per cell (columns: see ``cells`` in :mod:`lossatlas.results`).
 
     Statistics of a metric are over one set of values: the seeds that did not diverge and have a
-    finite value (``{metric}_n_finite`` of them). The mean's 95% BCa bootstrap CI is computed for all
-    cells at once (:func:`lossatlas.stats.bootstrap_mean_ci_many`, seeded by ``base_seed`` and the
-    metric). ``flags``: cell coordinates -> the reach flag of :class:`lossatlas.config.Study`.
+    finite value (``{metric}_n_finite`` of them): :func:`lossatlas.stats.seed_summary_many` for all
+    cells at once (the mean's 95% BCa bootstrap CI seeded by ``base_seed``, the metric and the
+    number of values). ``flags``: cell coordinates -> the reach flag of :class:`lossatlas.config.Study`;
+    ``noise_sd``: dataset -> its noise sd, when given the nRMSE statistics are the RMSE's over it.
     """
     groups = trials.groupby(CELL, sort=True)
     keys = list(groups.groups)
@@ -201,23 +199,26 @@ def summarize_cells(trials: pd.DataFrame, base_seed: int, n_resamples: int, flag
     rows["reach_flag"] = [(flags or {}).get(key, "") for key in keys]
     indices = list(groups.indices.values())
     masked = trials.assign(_kept=~trials["diverged"])
+    noise = rows["dataset"].map(noise_sd or {}).astype(float).to_numpy()
     for metric in (*SUMMARY_METRICS, *MEAN_METRICS):
+        if metric == "final_test_nrmse" and noise_sd is not None:
+            # nRMSE is the RMSE over a constant per dataset: every statistic of it, the bootstrap
+            # interval included (the same resamples), is the RMSE's over that constant.
+            for name in ("mean", "ci_low", "ci_high", "median", "iqm"):
+                rows[f"{metric}_{name}"] = rows[f"final_test_rmse_{name}"] / noise
+            rows[f"{metric}_n_finite"] = np.where(np.isfinite(noise), rows["final_test_rmse_n_finite"], 0)
+            continue
         column = masked[metric].where(masked["_kept"]).to_numpy(np.float64)
         column = np.where(np.isfinite(column), column, np.nan)
         values = _padded([column[index] for index in indices])
-        n_finite = np.isfinite(values).sum(axis=1)
         if metric in MEAN_METRICS:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 rows[f"{metric}_mean"] = np.nanmean(values, axis=1)
             continue
-        mean, low, high = stats.bootstrap_mean_ci_many(values, n_resamples=n_resamples, seed=derive_seed(base_seed, "bootstrap", metric))
-        rows[f"{metric}_mean"], rows[f"{metric}_ci_low"], rows[f"{metric}_ci_high"] = mean, low, high
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            rows[f"{metric}_median"] = np.nanmedian(values, axis=1)
-        rows[f"{metric}_iqm"] = _iqm_rows(values)
-        rows[f"{metric}_n_finite"] = n_finite
+        summary = stats.seed_summary_many(values, n_resamples=n_resamples, seed=derive_seed(base_seed, "bootstrap", metric))
+        for name in ("mean", "ci_low", "ci_high", "median", "iqm", "n_finite"):
+            rows[f"{metric}_{name}"] = summary[name]
     return rows
 
 
@@ -230,25 +231,28 @@ def summarize_curves(
     (a horizon experiment's cells stop at different points); points where a metric was not
     recorded are left out."""
     parts = []
-    for experiment, block in evals.groupby("experiment", sort=True):
-        seeds = np.sort(block["seed"].unique())
+    for experiment, block in evals.groupby("experiment", sort=True, observed=True):
+        cell_id = block.groupby(CELL, sort=True, observed=True).ngroup().to_numpy()
+        keys = block[CELL].drop_duplicates().sort_values(CELL).to_numpy(dtype=object)
+        seeds, seed_id = np.unique(block["seed"].to_numpy(), return_inverse=True)
+        epochs, epoch_id = np.unique(block["epoch"].to_numpy(), return_inverse=True)
         for metric in metrics:
             if metric not in block or block[metric].isna().all():
                 continue
-            wide = block.set_index([*CELL, "seed", "epoch"])[metric].unstack("epoch")
-            recorded = wide.notna().groupby(level=CELL, sort=True).any()  # per cell: the points it has
-            for pattern, cells in recorded.groupby(list(recorded.columns), sort=False):
-                keys = list(cells.index)
-                epochs = recorded.columns.to_numpy()[np.asarray(pattern, bool)]
-                if not len(epochs):
+            cube = np.full((len(keys), len(seeds), len(epochs)), np.nan)
+            cube[cell_id, seed_id, epoch_id] = block[metric].to_numpy(np.float64)
+            recorded = np.isfinite(cube).any(axis=1)  # (cells, points): where each cell has values
+            patterns, pattern_id = np.unique(recorded, axis=0, return_inverse=True)
+            for index, pattern in enumerate(patterns):
+                if not pattern.any():
                     continue
-                index = pd.MultiIndex.from_tuples([(*key, seed) for key in keys for seed in seeds], names=[*CELL, "seed"])
-                cube = wide.reindex(index)[epochs].to_numpy(np.float64).reshape(len(keys), len(seeds), len(epochs))
-                seed = derive_seed(base_seed, "curve", experiment, metric, len(epochs), int(epochs[-1]))
-                mean, low, high = stats.bootstrap_curve_band_many(cube, n_resamples=n_resamples, seed=seed)
-                part = pd.DataFrame(np.repeat(np.array(keys, dtype=object), len(epochs), axis=0), columns=CELL)
+                rows = np.flatnonzero(pattern_id.reshape(-1) == index)
+                points = epochs[pattern]
+                seed = derive_seed(base_seed, "curve", experiment, metric, len(points), int(points[-1]))
+                mean, low, high = stats.bootstrap_curve_band_many(cube[rows][:, :, pattern], n_resamples=n_resamples, seed=seed)
+                part = pd.DataFrame(np.repeat(keys[rows], len(points), axis=0), columns=CELL)
                 part["metric"] = metric
-                part["epoch"] = np.tile(epochs, len(keys))
+                part["epoch"] = np.tile(points, len(rows))
                 part["mean"], part["ci_low"], part["ci_high"] = mean.reshape(-1), low.reshape(-1), high.reshape(-1)
                 parts.append(part)
     curves = pd.concat(parts, ignore_index=True).astype({"learning_rate": float})
@@ -349,20 +353,45 @@ def write_aggregate(
     """Reads every training job's ``trials`` and ``evals`` tables and the ``datasets`` (label ->
     (data, manifest), checked against the manifest), and writes ``outputs["trials"]`` (the trials
     with their derived metrics), ``outputs["cells"]``, ``outputs["curves"]`` and ``outputs["floors"]``."""
+    from pathlib import Path
+
     from lossatlas.atomic import write_table
     from lossatlas.datasets import load_or_rebuild
     from lossatlas.results import read
 
     data = {label: load_or_rebuild(study.datasets[label], study.base_seed, study.dataset_seeds(label), *paths)
             for label, paths in datasets.items()}
-    eval_table = pd.concat([read(path) for path in evals], ignore_index=True)
-    trial_table = trial_metrics(pd.concat([read(path) for path in trials], ignore_index=True), eval_table, study, data)
+    columns = [*TRIAL, "epoch", *dict.fromkeys(["test_rmse", *CURVE_METRICS])]  # what aggregation reads of them
+    trial_table = derive_metrics(pd.concat([read(path) for path in trials], ignore_index=True), study, data)
     resamples = study.config["statistics"]["bootstrap_resamples"]
+    progressed, statuses, curves = [], [], []
+    # One experiment's evaluations at a time: memory stays that of the largest experiment.
+    for experiment in study.experiments:
+        paths = [path for path in evals if Path(path).parts[-4] == experiment]
+        if not paths:
+            continue
+        eval_table = pd.concat([read_columns(path, columns) for path in paths], ignore_index=True)
+        part = trial_table[trial_table["experiment"] == experiment]
+        progressed.append(progress(part, eval_table, study, data))
+        statuses.append(horizon_statuses(part, eval_table, study, data))
+        curves.append(summarize_curves(eval_table, study.base_seed, min(resamples, CURVE_RESAMPLES)))
+        del eval_table
+    trial_table = pd.concat([trial_table, pd.concat(progressed)], axis=1)
     write_table(outputs["trials"], trial_table)
-    cells = cell_table(trial_table, study).merge(horizon_statuses(trial_table, eval_table, study, data), on=CELL, how="left")
+    cells = cell_table(trial_table, study).merge(pd.concat(statuses, ignore_index=True), on=CELL, how="left")
     write_table(outputs["cells"], cells)
-    write_table(outputs["curves"], summarize_curves(eval_table, study.base_seed, min(resamples, CURVE_RESAMPLES)))
+    write_table(outputs["curves"], pd.concat(curves, ignore_index=True))
     write_table(outputs["floors"], floors_table(study, data))
+
+
+def read_columns(path: str, columns: list[str]) -> pd.DataFrame:
+    """The ``columns`` of a training job's evals table (:func:`lossatlas.results.read` conventions)."""
+    from lossatlas.results import LABELS
+
+    frame = pd.read_parquet(path, columns=columns)
+    for column in LABELS:
+        frame[column] = frame[column].astype(str)
+    return frame
 
 
 def trial_metrics(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
@@ -374,4 +403,5 @@ def trial_metrics(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datas
 def cell_table(trials: pd.DataFrame, study: Study) -> pd.DataFrame:
     """:func:`summarize_cells` with the study's seed, resamples and reach flags."""
     flags = {tuple(getattr(cell, c) for c in CELL): text for cell, text in study.flags.items()}
-    return summarize_cells(trials, study.base_seed, study.config["statistics"]["bootstrap_resamples"], flags)
+    noise = {label: spec.noise_sd for label, spec in study.datasets.items()}
+    return summarize_cells(trials, study.base_seed, study.config["statistics"]["bootstrap_resamples"], flags, noise)

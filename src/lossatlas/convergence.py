@@ -130,9 +130,8 @@ def group_status(
 
 def fit_scale(study, dataset: str, rows, datasets) -> np.ndarray:
     """What each row's test RMSE is divided by to give its fit error (see
-    :meth:`lossatlas.study.Study.fit_target`): the noise sd, or where it is unknown the seed's OLS
+    :meth:`lossatlas.study.Study.fit_target`): the noise sd, or for an rRMSE target the seed's OLS
     test RMSE (``datasets[dataset]["ols_rmse_test"]``); ``(len(rows),)`` for a table with ``seed``."""
-    noise = study.datasets[dataset].noise_sd
-    if noise is not None:
-        return np.full(len(rows), noise)
+    if study.fit_target(dataset)[0] == "nrmse":
+        return np.full(len(rows), study.datasets[dataset].noise_sd)
     return np.asarray(datasets[dataset]["ols_rmse_test"], np.float64)[rows["seed"].to_numpy()]

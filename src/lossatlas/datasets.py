@@ -87,6 +87,8 @@ class Family:
             not listed take any finite number).
         n_rows: the number of rows of a real data set (the sizes must sum to at most this), or
             ``None`` for a generating process.
+        linear: whether the noise-free function is linear in the inputs (up to a clip at the
+            target bounds), so that a linear model can reach the noise floor.
     """
 
     name: str
@@ -100,6 +102,7 @@ class Family:
     parameters: Mapping[str, float] = dataclasses.field(default_factory=dict)
     param_bounds: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     n_rows: int | None = None
+    linear: bool = False
 
     def __post_init__(self) -> None:
         for name in ("default_sizes", "parameters", "param_bounds"):
@@ -209,6 +212,7 @@ FAMILIES: dict[str, Family] = {
             False,
             1,
             {"train": 100, "test": 1000, "validation": 100},
+            linear=True,
         ),
         Family(
             "seed_small",
@@ -219,6 +223,7 @@ FAMILIES: dict[str, Family] = {
             False,
             1,
             {"train": 100, "test": 1000, "validation": 100},
+            linear=True,
         ),
         Family(
             "target_scale",
@@ -229,6 +234,7 @@ FAMILIES: dict[str, Family] = {
             True,
             1,
             {"train": 100, "test": 1000, "validation": 100},
+            linear=True,
         ),
         Family(
             "friedman1",

@@ -358,6 +358,42 @@ class StackTrainer:
         )
         self._probe = tf.function(self._probe_graph, jit_compile=self.jit_compile)
 
+    def state(self, positions: Sequence[int]) -> dict:
+        """The training state of the trials at ``positions``: weights, initial weights, per-trial
+        optimizer slots (the optimizer's shared variables, such as its step count, as they are),
+        epochs trained and divergence; for :meth:`adopt`."""
+        keep = np.asarray(positions, np.int64)
+        return {
+            "weights": [tf.gather(variable, keep).numpy() for variable in self.variables],
+            "initial": [tf.gather(array, keep).numpy() for array in self.initial],
+            "optimizer": [
+                tf.gather(variable, keep).numpy() if len(variable.shape) and variable.shape[0] == self.n_trials else variable.numpy()
+                for variable in self.optimizer.variables
+            ],
+            "per_trial": [bool(len(v.shape) and v.shape[0] == self.n_trials) for v in self.optimizer.variables],
+            "diverged_epoch": self.diverged_epoch[keep],
+            "epoch": self.epoch,
+        }
+
+    def adopt(self, states: Sequence[dict]) -> None:
+        """Takes over the state of trials trained elsewhere (:meth:`state` of other trainers of the
+        same model and optimizer, in this trainer's trial order, all at the same epoch): their
+        weights, optimizer state and divergence, and the batch orders advanced to that epoch, so
+        that training goes on exactly as it would have there. A trainer built for the merged trials
+        of several stacks thus continues them as one stack."""
+        epochs = {state["epoch"] for state in states}
+        if len(epochs) != 1 or self.epoch:
+            raise ValueError(f"can adopt the states of trials at one epoch, into a fresh trainer; got epochs {sorted(epochs)}")
+        if sum(len(state["diverged_epoch"]) for state in states) != self.n_trials:
+            raise ValueError("the adopted states must hold exactly this trainer's trials")
+        join = lambda key: [np.concatenate(arrays) for arrays in zip(*(state[key] for state in states))]  # noqa: E731
+        optimizer = [np.concatenate(values) if per_trial else values[0]
+                     for per_trial, values in zip(states[0]["per_trial"], zip(*(state["optimizer"] for state in states)))]
+        self._setup(self.trials, join("weights"), [tf.constant(array) for array in join("initial")], optimizer_state=optimizer)
+        self.diverged_epoch = np.concatenate([state["diverged_epoch"] for state in states])
+        self.epoch = epochs.pop()
+        self.orders.next(self.epoch)  # the streams of the batch orders, where the other trainers left them
+
     def keep(self, trials: Iterable[int], jit_compile: bool | None = None) -> None:
         """Keeps only the trials at positions ``trials`` (in that order): their weights, their
         optimizer state and their records go on; the others are dropped (a stack whose resolved
@@ -368,15 +404,10 @@ class StackTrainer:
         keep = np.asarray(list(trials), np.int64)
         if keep.size == 0 or keep.min() < 0 or keep.max() >= self.n_trials:
             raise ValueError(f"trials to keep must be positions in 0..{self.n_trials - 1}")
-        weights = [tf.gather(variable, keep).numpy() for variable in self.variables]
-        state = [
-            tf.gather(variable, keep).numpy() if len(variable.shape) and variable.shape[0] == self.n_trials else variable.numpy()
-            for variable in self.optimizer.variables
-        ]
-        initial = [tf.gather(array, keep) for array in self.initial]
-        diverged = self.diverged_epoch[keep]
-        self._setup([self.trials[i] for i in keep], weights, initial, optimizer_state=state)
-        self.diverged_epoch = diverged
+        state = self.state(keep)
+        self._setup([self.trials[i] for i in keep], state["weights"], [tf.constant(a) for a in state["initial"]],
+                    optimizer_state=state["optimizer"])
+        self.diverged_epoch = state["diverged_epoch"]
 
     # ------------------------------------------------------------------------------------------
     # The model

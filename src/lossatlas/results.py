@@ -112,7 +112,7 @@ TABLES = {
                 "final_validation_rrmse": "final_validation_rmse / the validation RMSE of that fit",
                 "final_test_r2": "1 - final_test_rmse^2 / Var(test targets)",
                 "best_test_r2": "1 - noise sd^2 / Var(test targets): the best R^2 the data allow",
-                "steps_to_threshold": "steps until the test nRMSE (rRMSE on real data) first reached its threshold (metrics); censored (the steps observed) when it never did",
+                "steps_to_threshold": "steps until the fit error (test nRMSE; rRMSE where the noise is unknown or the function nonlinear: lossatlas.study.Study.fit_target) first reached its threshold; censored (the steps observed) when it never did",
                 "reached_threshold": "whether it ever did (also if the trial diverged later)",
                 "stagnated": "the stagnation rule of the metrics section fired (never for diverged trials)",
             },

@@ -90,7 +90,7 @@ def plan_stack(study: Study, cells: list[Cell], datasets: dict[str, dict[str, np
     return Plan(list(cells), trial_cells, trial_seeds, data, seeds, initial, segments, trials)
 
 
-def make_trainer(study: Study, plan: Plan):
+def make_trainer(study: Study, plan: Plan, jit_compile: bool | None = None):
     from lossatlas import engine
 
     experiment = study.experiments[plan.cells[0].experiment]
@@ -102,7 +102,7 @@ def make_trainer(study: Study, plan: Plan):
         plan.initial,
         plan.seeds,
         batch_size=experiment.batch_size,
-        jit_compile=use_xla(study, plan.cells[0].model),
+        jit_compile=use_xla(study, plan.cells[0].model) if jit_compile is None else jit_compile,
         saturation_threshold=study.config["diagnostics"]["saturation_threshold"],
         trials=plan.trials,
     )
@@ -204,9 +204,9 @@ class Run:
     #: The share of a trainer's trials that must have resolved before it is rebuilt without them.
     COMPACT = 0.4
 
-    def __init__(self, study: Study, cells: list[Cell], datasets):
+    def __init__(self, study: Study, cells: list[Cell], datasets, jit_compile: bool | None = None):
         self.plan = plan_stack(study, cells, datasets)
-        self.trainer = make_trainer(study, self.plan)
+        self.trainer = make_trainer(study, self.plan, jit_compile)
         self.keys = coordinates(self.plan.trial_cells, self.plan.trial_seeds)
         self.trained = np.arange(len(self.keys))  # the plan trial of each trainer trial
         self.recorded = np.ones(len(self.keys), bool)  # per trainer trial
@@ -238,6 +238,27 @@ class Run:
     @property
     def active(self) -> bool:
         return bool(self.recorded.any())
+
+    @classmethod
+    def merged(cls, study: Study, runs: list["Run"], cells: list[Cell], datasets, jit_compile: bool) -> "Run":
+        """One run that goes on training the trials of ``cells`` (in that order) from where ``runs``
+        (the sweep and its extensions, all at the budget) left them: one stack past the budget,
+        whatever the sweep's trainers were."""
+        merged = cls(study, cells, datasets, jit_compile)
+        where = {}
+        for index, run in enumerate(runs):
+            for position, trial in enumerate(run.trained):
+                where[(run.plan.trial_cells[trial], run.plan.trial_seeds[trial])] = (index, position)
+        blocks: list[tuple[int, list[int]]] = []
+        for cell, seed in zip(merged.plan.trial_cells, merged.plan.trial_seeds):
+            index, position = where[(cell, seed)]
+            if not blocks or blocks[-1][0] != index:
+                blocks.append((index, []))
+            blocks[-1][1].append(position)
+        merged.trainer.adopt([runs[index].trainer.state(positions) for index, positions in blocks])
+        merged.diverged_epoch = merged.trainer.diverged_epoch.copy()
+        merged.probed = merged.trainer.epoch
+        return merged
 
     def trials(self) -> pd.DataFrame:
         """The plan's trials with their trial seed and divergence so far."""
@@ -327,8 +348,8 @@ def train_context(study: Study, stack: Stack, datasets: dict[str, dict[str, np.n
     runs = [Run(study, cells, datasets)]
     evals = [runs[0].record(budget_points, steps)]
 
-    def diverged():
-        table = pd.concat([run.trials() for run in runs], ignore_index=True)
+    def diverged(which=None):
+        table = pd.concat([run.trials() for run in (which or runs)], ignore_index=True).drop_duplicates(TRIAL, keep="last")
         return table[TRIAL].assign(diverged=table["diverged_epoch"].to_numpy() > 0)
 
     if experiment.tune:
@@ -341,21 +362,27 @@ def train_context(study: Study, stack: Stack, datasets: dict[str, dict[str, np.n
             evals.append(runs[-1].record(budget_points, steps))
     if experiment.horizon:
         chosen = horizon_cells(study, cells, pd.concat(evals, ignore_index=True), diverged(), horizon.budget)
-        for run in runs:  # the long runs past the budget pay for XLA's compile time (see use_xla)
-            run.keep(chosen, jit_compile=use_xla(study, stack.model, horizon=True))
+        # The chosen trials go on as one stack (whatever trainer of the sweep they were in), with
+        # XLA: the long runs past the budget pay for its compile time (see use_xla).
+        sweep = runs
+        runs = [Run.merged(study, sweep, [cell for cell in cells if cell in chosen], datasets, use_xla(study, stack.model, horizon=True))]
         checkpoints = horizon.checkpoints()
         for previous, checkpoint in zip(checkpoints, checkpoints[1:]):
             points = [point for point in schedule if previous < point <= checkpoint]
             evals += [run.record(points, steps) for run in runs]
-            statuses = group_statuses(study, pd.concat(evals, ignore_index=True), diverged(), checkpoint, datasets)
+            statuses = group_statuses(study, pd.concat(evals, ignore_index=True), diverged(sweep + runs), checkpoint, datasets)
             still = {cell for cell in chosen if statuses.get(cell.key()) == "running"}
             for run in runs:
                 run.keep(still)
             if not any(run.active for run in runs):
                 break
+        runs = sweep + runs
     seconds = time.perf_counter() - started
     evals = pd.concat(evals, ignore_index=True)
-    trials = pd.concat([run.trials() for run in runs], ignore_index=True)
+    # A trial continued past the budget appears in a sweep run and in the horizon run: the latter,
+    # which trained it last, knows its divergence.
+    trials = pd.concat([run.trials() for run in runs], ignore_index=True).drop_duplicates(TRIAL, keep="last")
+    trials = trials.sort_values(TRIAL, kind="stable").reset_index(drop=True)
     keys = trials[TRIAL]
     table = trials_table(keys, evals, experiment.epochs, steps, trials["trial_seed"].tolist(), trials["diverged_epoch"].to_numpy(), seconds)
     return table, evals
