@@ -39,16 +39,16 @@ def study():
 def test_figures_have_a_panel_per_loss_and_save_deterministically(tmp_path):
     curves = curves_table()
     curves = pd.concat([curves[curves["loss"] == "binary_crossentropy"], curves[curves["loss"] == "mse"]])
-    fig, axes = figures.plot_loss_curves(curves, {("mse", "raw"): 0.01, ("mae", "raw"): 0.5})
+    fig, axes, _ = figures.plot_loss_curves(curves, {("mse", "raw"): 0.01, ("mae", "raw"): 0.5})
     assert [ax.get_title() for ax in axes] == ["loss: mse", "loss: binary_crossentropy"]  # the config's loss order
     floors = [[line.get_ydata()[0] for line in ax.get_lines() if line.get_label().startswith("_")] for ax in axes]
     assert floors == [[0.01], []]  # a floor where one is given, none for a loss without one
     assert [len([line for line in ax.get_lines() if not line.get_label().startswith("_")]) for ax in axes] == [2, 2]
-    _, shared = figures.plot_test_rmse(curves_table(), noise_sd=0.5)
+    _, shared, _ = figures.plot_test_rmse(curves_table(), noise_sd=0.5)
     assert shared[0].get_ylim() == shared[1].get_ylim()
     assert 0.5 in [line.get_ydata()[0] for line in shared[0].get_lines()]
     for name in ("one", "two"):  # the same figure, made twice, as a re-run makes it
-        fig, _ = figures.plot_loss_curves(curves, {("mse", "raw"): 0.01, ("mae", "raw"): 0.5})
+        fig, _, _ = figures.plot_loss_curves(curves, {("mse", "raw"): 0.01, ("mae", "raw"): 0.5})
         figures.save_svg(fig, tmp_path / name / "loss_curves.svg")
     first = (tmp_path / "one" / "loss_curves.svg").read_bytes()
     assert first == (tmp_path / "two" / "loss_curves.svg").read_bytes()
@@ -57,15 +57,111 @@ def test_figures_have_a_panel_per_loss_and_save_deterministically(tmp_path):
         figures.plot_by_loss(curves_table(), "grad_norm_layer_1", "gradient norm", share_y=False)
 
 
+def test_figure_text_is_text_in_the_reports_font(tmp_path):
+    """Text as text (selectable in the browser and the PDF), the font named once on the root, positions
+    rounded, no null rotations, no whitespace inside a text; the same bytes twice."""
+    fig, _, _ = figures.plot_test_rmse(curves_table(), noise_sd=0.5)
+    figures.save_svg(fig, tmp_path / "a.svg")
+    svg = (tmp_path / "a.svg").read_text()
+    texts = re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S)
+    assert {"epoch", "test RMSE", "loss: mse", "loss: binary_crossentropy"} <= set(texts)
+    assert "DejaVuSans" not in svg and "<use xlink:href=\"#DejaVu" not in svg  # no glyph outlines
+    assert "font-family: 'DejaVu Sans'}" in svg and svg.count("font-family") == 1
+    assert "rotate(-0 " not in svg and 'transform="rotate(-90' in svg  # the y label keeps its rotation
+    assert not re.search(r'\s(?:x|y)="-?\d+\.\d{3,}"', svg) and not re.search(r"<text[^>]*>\s+<tspan", svg)
+    fig, _, _ = figures.plot_test_rmse(curves_table(), noise_sd=0.5)
+    figures.save_svg(fig, tmp_path / "b.svg")
+    assert (tmp_path / "b.svg").read_bytes() == svg.encode()
+    assert figures.STYLE["svg.fonttype"] == "none" and figures.STYLE["font.family"] == "DejaVu Sans"
+
+
+def absolute_points(d: str) -> list[list[tuple[float, float]]]:
+    """The subpaths of a path of M/m, l and z commands (as lossatlas.figures.svg writes them), absolute."""
+    tokens = re.findall(r"[A-Za-z]|-?(?:\d+\.?\d*|\.\d+)", d)
+    subpaths, x, y, command, i = [], 0.0, 0.0, None, 0
+    while i < len(tokens):
+        if tokens[i].isalpha():
+            command, i = tokens[i], i + 1
+            if command == "z":
+                x, y = subpaths[-1][0]
+            continue
+        dx, dy = float(tokens[i]), float(tokens[i + 1])
+        i += 2
+        if command in "Mm":
+            x, y = (dx, dy) if command == "M" else (x + dx, y + dy)
+            subpaths.append([(x, y)])
+            command = "l"
+        else:
+            x, y = x + dx, y + dy
+            subpaths[-1].append((x, y))
+    return [[(round(x, 6), round(y, 6)) for x, y in subpath] for subpath in subpaths]
+
+
+def test_compact_path_data_keeps_the_shape():
+    from lossatlas.figures import svg
+
+    d = "M 10.04 20 L 30.06 20.01 L 50 25 Z M 100 100 L 100 -7.26 L 101 -7.26"
+    assert svg.path_data(d, tolerance=0) == "M10 20l20.1 0 19.9 5zm90 80 0-107.3 1 0"
+    assert absolute_points(svg.path_data(d, tolerance=0)) == [
+        [(10, 20), (30.1, 20), (50, 25)], [(100, 100), (100, -7.3), (101, -7.3)]]
+    points = [(x / 10, 100 + (x % 7) / 1000) for x in range(400)] + [(50, 150)]  # a nearly straight line, then a turn
+    line = "M " + " L ".join(f"{x} {y}" for x, y in points)
+    simple = absolute_points(svg.path_data(line))[0]
+    assert simple == [(0, 100), (39.9, 100), (50, 150)]  # within 0.1 pt of every point
+    marker = "M 0 1.25 C 0.33 1.25 0.65 1.12 0.88 0.88 z"  # small shapes keep a hundredth
+    assert svg.path_data(marker) == "M0 1.25c.33 0 .65-.13 .88-.37z"
+    assert [svg.number_text(n, 10) for n in (123, 5, -5, 0, 10, -120)] == ["12.3", ".5", "-.5", "0", "1", "-12"]
+
+
+def test_compact_svg_shows_the_same(tmp_path):
+    """Styles become classes of the SVG's own sheet, ids are short and still resolve, markers keep
+    their instances; the SVG stays well-formed XML."""
+    import xml.etree.ElementTree as ElementTree
+
+    fig, _, _ = figures.plot_article_seeds(analysis_tables()["article_runs"], analysis_tables()["article_summary"])
+    figures.save_svg(fig, tmp_path / "a.svg")
+    text = (tmp_path / "a.svg").read_text()
+    root = ElementTree.fromstring(text)
+    namespace = "{http://www.w3.org/2000/svg}"
+    ids = {element.get("id") for element in root.iter() if element.get("id")}
+    references = set(re.findall(r'href="#([^"]+)"', text)) | set(re.findall(r"url\(#([^)]+)\)", text))
+    assert references and references <= ids and all(len(name) <= 4 for name in ids)
+    sheet = root.find(f"{namespace}defs/{namespace}style").text
+    classes = {element.get("class") for element in root.iter() if element.get("class")}
+    assert classes and all(f".{name}{{" in sheet for name in classes)
+    assert ' style="' not in text and "xlink:href" not in text and "<!--" not in text
+    assert len(root.findall(f".//{namespace}use")) >= len(analysis_tables()["article_runs"])  # a marker per seed
+
+
+def test_curve_data_is_what_the_lines_draw(tmp_path):
+    curves = curves_table()
+    fig, axes, data = figures.plot_loss_curves(curves, {("mse", "raw"): 0.01})
+    assert list(data.columns) == ["panel", *figures.style.CURVE_COLUMNS, "floor"]
+    assert list(dict.fromkeys(data["panel"])) == [ax.get_title() for ax in axes]
+    for ax in axes:
+        panel = data[data["panel"] == ax.get_title()]
+        drawn = sorted(y for line in ax.get_lines() if not line.get_label().startswith("_") for y in line.get_ydata())
+        assert drawn == sorted(panel["mean"])
+    assert set(data.loc[data["loss"] == "mse", "floor"]) == {0.01} and data.loc[data["loss"] != "mse", "floor"].isna().all()
+    _, _, data = figures.plot_test_rmse(curves, noise_sd=0.5, budget=2)
+    assert set(data["noise_sd"]) == {0.5} and set(data["budget_epochs"]) == {2} and "floor" not in data
+    assert len(data) == len(curves[curves["metric"] == "test_rmse"])
+    paths = figures.save_figure(fig, data, tmp_path / "f.svg")
+    assert paths == (tmp_path / "f.svg", tmp_path / "f.csv") and figures.figure_data_path(tmp_path / "f.svg") == paths[1]
+    written = pd.read_csv(paths[1])
+    assert list(written.columns) == list(data.columns) and len(written) == len(data)
+    assert np.allclose(written["mean"], data["mean"], rtol=0, atol=0)  # every float written exactly
+
+
 def test_curves_start_at_the_initial_weights_where_measured():
-    _, axes = figures.plot_test_rmse(curves_table())
+    _, axes, _ = figures.plot_test_rmse(curves_table())
     assert min(line.get_xdata()[0] for line in axes[0].get_lines() if not line.get_label().startswith("_")) == 0
-    _, axes = figures.plot_loss_curves(curves_table())
+    _, axes, _ = figures.plot_loss_curves(curves_table())
     assert all(line.get_xdata()[0] == 1 for line in axes[0].get_lines())  # no training loss at epoch 0
 
 
 def test_an_unknown_noise_level_draws_no_reference_line():
-    _, axes = figures.plot_test_rmse(curves_table(), noise_sd=None)
+    _, axes, _ = figures.plot_test_rmse(curves_table(), noise_sd=None)
     assert all(not line.get_label().startswith("_") for line in axes[0].get_lines())
 
 
@@ -76,7 +172,7 @@ def test_curves_need_the_curves_columns():
 
 def test_many_lines_split_a_loss_by_activation():
     curves = pd.concat([curves_table().assign(optimizer=f"opt{k}") for k in range(7)])
-    _, axes = figures.plot_loss_curves(curves)
+    _, axes, _ = figures.plot_loss_curves(curves)
     assert [ax.get_title() for ax in axes][:2] == ["loss: mse · activation: linear", "loss: mse · activation: sigmoid"]
     assert len(axes) == 4 and all(len(ax.get_lines()) == 7 for ax in axes)
     assert figure_curves.curve_panels(curves_table()) == ["loss"]
@@ -109,7 +205,7 @@ def heatmap_cells() -> pd.DataFrame:
 
 def test_heatmap_has_a_panel_per_dataset_and_optimizer():
     excluded = [("d1", "adam", "binary_crossentropy", "linear")]
-    fig, axes = figures.plot_nrmse_heatmap(heatmap_cells(), ["d1", "d2"], ["adam", "sgd"], ["mse", "binary_crossentropy"],
+    fig, axes, _ = figures.plot_nrmse_heatmap(heatmap_cells(), ["d1", "d2"], ["adam", "sgd"], ["mse", "binary_crossentropy"],
                                            ["linear", "sigmoid"], excluded, title="grid")
     assert [ax.get_title() for ax in axes] == ["d1 · adam", "d1 · sgd", "d2 · adam", "d2 · sgd"]
     texts = [[t.get_text() for t in ax.texts] for ax in axes]
@@ -126,7 +222,7 @@ def test_heatmap_has_a_panel_per_dataset_and_optimizer():
 def test_gradient_curves_have_a_panel_per_experiment_and_optimizer():
     curves = curves_table(metrics=("grad_norm_output",))
     curves = pd.concat([curves, curves.assign(optimizer="sgd", mean=curves["mean"] * 100)])
-    fig, axes = figures.plot_gradient_curves(curves, [("article", "adam"), ("article", "sgd")])
+    fig, axes, _ = figures.plot_gradient_curves(curves, [("article", "adam"), ("article", "sgd")])
     assert [ax.get_title() for ax in axes] == ["article · adam", "article · sgd"]
     assert [len(ax.get_lines()) for ax in axes] == [3, 3]  # the article's three cells
     assert axes[1].get_yscale() == "log"
@@ -151,7 +247,7 @@ def test_scale_diagnostics_are_log_log_with_slopes_in_the_legend():
     slopes = pd.DataFrame([dict(metric="initial_grad_norm", optimizer="adam", loss="mse", slope=1.0012,
                                 slope_ci_low=0.98, slope_ci_high=1.02)])
     cells = scale_cells()
-    fig, axes = figures.plot_scale_diagnostics(cells[cells["targets"] == "raw"], slopes, scales, ["adam", "sgd"], ["mse", "mae"])
+    fig, axes, _ = figures.plot_scale_diagnostics(cells[cells["targets"] == "raw"], slopes, scales, ["adam", "sgd"], ["mse", "mae"])
     assert len(axes) == 4 and [ax.get_title() for ax in axes] == ["adam", "sgd", "adam", "sgd"]
     assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in axes)
     assert axes[0].get_ylabel() == "gradient norm at the initial weights"
@@ -166,7 +262,7 @@ def test_scale_diagnostics_are_log_log_with_slopes_in_the_legend():
 
 def test_nrmse_vs_scale_has_a_panel_per_targets_and_optimizer():
     scales = {"s1": 0.01, "s2": 1.0, "s3": 100.0}
-    fig, axes = figures.plot_nrmse_vs_scale(scale_cells(), scales, ["raw", "standardized"], ["adam", "sgd"], ["mse", "mae"], ["linear"])
+    fig, axes, _ = figures.plot_nrmse_vs_scale(scale_cells(), scales, ["raw", "standardized"], ["adam", "sgd"], ["mse", "mae"], ["linear"])
     assert [ax.get_title() for ax in axes] == ["raw targets · adam", "raw targets · sgd",
                                                "standardized targets · adam", "standardized targets · sgd"]
     assert all(1.0 in [line.get_ydata()[0] for line in ax.get_lines()] for ax in axes)  # the noise floor
@@ -175,7 +271,7 @@ def test_nrmse_vs_scale_has_a_panel_per_targets_and_optimizer():
 
 def test_article_seeds_mark_the_printed_value():
     tables = analysis_tables()
-    fig, axes = figures.plot_article_seeds(tables["article_runs"], tables["article_summary"])
+    fig, axes, _ = figures.plot_article_seeds(tables["article_runs"], tables["article_summary"])
     assert len(axes) == 4 and axes[0].get_title() == "example 1: 5 seeds"
     printed = [line.get_xdata()[0] for line in axes[1].get_lines() if line.get_color() == "#c0392b"]
     assert printed == [0.01331729521339747]
@@ -201,7 +297,7 @@ def test_time_to_target_draws_the_median_nrmse_of_each_compared_cell(study):
     better = lines[(lines["rate"] == "tuned") & (lines["level"] == "binary_crossentropy")]
     assert better["status"].iloc[0] == figures.time.NOT_PAST_BUDGET  # the cell past the sweep has no horizon status
     assert set(lines["budget_steps"]) == {240} and set(lines["panel"]) == {0}
-    fig, axes = figures.plot_time_to_target(lines, group, 1.5)
+    fig, axes, _ = figures.plot_time_to_target(lines, group, 1.5)
     assert len(axes) == 1 and axes[0].get_xscale() == "log" and axes[0].get_title() == "adam"
     assert fig._suptitle.get_text() == "S2, S4: BCE vs MSE"
     labels = [text.get_text() for text in fig.legends[0].get_texts()]
@@ -216,13 +312,13 @@ def test_time_to_target_draws_the_median_nrmse_of_each_compared_cell(study):
     factor = plan.time_groups(study)[1]
     lines = figures.time_lines(evals_table(study), cells_table(study), study, factor, None)
     assert sorted(set(zip(lines["level"], lines["learning_rate"]))) == [("1", 0.001), ("10", 0.01)]
-    fig, _ = figures.plot_time_to_target(lines, factor, 1.5)
+    fig, _, _ = figures.plot_time_to_target(lines, factor, 1.5)
     assert fig._suptitle.get_text() == "S5: ×10 default rate vs ×1 default rate"
 
 
 def test_lr_sensitivity_marks_the_tuned_and_default_rates(study):
     panels = plan.sensitivity_panels(study, "long")
-    fig, axes = figures.plot_lr_sensitivity(cells_table(study), tuned_rates_table(), panels, plan.default_rates(study), 1.5)
+    fig, axes, _ = figures.plot_lr_sensitivity(cells_table(study), tuned_rates_table(), panels, plan.default_rates(study), 1.5)
     ax = axes[0]
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "learning rate"
     labels = [text.get_text() for text in fig.legends[0].get_texts()]
@@ -237,7 +333,7 @@ def test_lr_sensitivity_marks_the_tuned_and_default_rates(study):
 
 
 def test_mechanism_sets_the_needed_distance_against_the_travelled_one():
-    fig, (main, side) = figures.plot_mechanism(mechanism_table())
+    fig, (main, side), _ = figures.plot_mechanism(mechanism_table())
     assert main.get_xscale() == "log" and main.get_yscale() == "log"
     points = [(line.get_xdata()[0], line.get_ydata()[0]) for line in main.get_lines() if line.get_marker() == "o"]
     assert points == [(0.9, 0.2), (0.5, 0.05)]
@@ -332,10 +428,14 @@ def test_write_figures_reads_the_curves_and_floors_tables(tmp_path):
     floors_table().to_csv(floors, index=False)
     outputs = {kind: tmp_path / f"{kind}.svg" for kind in plan.CURVE_FIGURES}
     figures.write_figures(curves, floors, "seed_small", "article", outputs, noise_sd=None)
-    first = {kind: path.read_bytes() for kind, path in outputs.items()}
-    assert all(text.startswith(b"<?xml") for text in first.values())
+    first = {path: path.read_bytes() for svg in outputs.values() for path in (svg, svg.with_suffix(".csv"))}
+    assert all(first[svg].startswith(b"<?xml") for svg in outputs.values())
+    data = pd.read_csv(outputs["loss_curves"].with_suffix(".csv"))
+    assert set(data["metric"]) == {"train_loss"} and data["floor"].notna().any()
+    assert len(data) == len(curves_table().query("metric == 'train_loss'"))
+    assert "noise_sd" not in pd.read_csv(outputs["test_rmse"].with_suffix(".csv"))  # unknown: none drawn
     figures.write_figures(curves, floors, "seed_small", "article", outputs, noise_sd=None)
-    assert {kind: path.read_bytes() for kind, path in outputs.items()} == first
+    assert {path: path.read_bytes() for path in first} == first
     with pytest.raises(ValueError, match="no curves"):
         figures.write_figures(curves, floors, "seed_large", "article", outputs)
 
@@ -360,6 +460,23 @@ def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
                  tmp_path / "tuned.csv", tmp_path / "mechanism.csv", [tmp_path / "evals.parquet"])
     figures.write_study_figures(study, outputs, *arguments)
     assert all(path.read_text().lstrip().startswith("<?xml") for path in outputs.values())
+    data = {name: pd.read_csv(figures.figure_data_path(path)) for name, path in outputs.items()}
+    assert all(len(frame) for frame in data.values()), {name: len(frame) for name, frame in data.items()}
+    columns = {name: list(frame.columns) for name, frame in data.items()}
+    assert columns["article_seeds"] == ["example", "seed", "final_loss", "printed_loss", "test_mse"]
+    assert columns["nrmse_heatmap_article_dense1_raw_raw"][:4] == ["experiment", "model", "inputs", "targets"]
+    assert {"final_test_nrmse_median", "flagged", "excluded"} <= set(columns["nrmse_heatmap_article_dense1_raw_raw"])
+    assert {"scale", "value", "slope"} <= set(columns["scale_diagnostics"])
+    assert {"step", "nrmse", "context", "threshold"} <= set(columns["time_to_target_S2_S4"])
+    assert {"learning_rate", "final_test_nrmse_median", "tuned", "default_rate"} <= set(columns["lr_sensitivity_long"])
+    assert {"required_linf", "moved_linf", "capacity_linf", "category"} <= set(columns["mechanism"])
+    heatmap = data["nrmse_heatmap_article_dense1_raw_raw"]
+    cells = pd.read_csv(paths["cells"])
+    one = heatmap[~heatmap["excluded"]].iloc[0]
+    match = cells[(cells["experiment"] == one["experiment"]) & (cells["dataset"] == one["dataset"])
+                  & (cells["targets"] == "raw") & (cells["optimizer"] == one["optimizer"]) & (cells["loss"] == one["loss"])
+                  & (cells["activation"] == one["activation"]) & (cells["learning_rate"] == rates[one["optimizer"]])]
+    assert one["final_test_nrmse_median"] == match["final_test_nrmse_median"].iloc[0]  # the number written in the square
     first = outputs["time_to_target_S2_S4"].read_bytes()
     figures.write_study_figures(study, outputs, *arguments)
     assert outputs["time_to_target_S2_S4"].read_bytes() == first

@@ -7,6 +7,8 @@ import html as html_module
 import io
 import math
 import re
+import shutil
+import subprocess
 import types
 
 import docutils.core
@@ -424,11 +426,16 @@ def test_snakemakes_captions_are_written_from_the_one_source(tmp_path):
 
 
 def test_svg_for_html_strips_the_prolog_and_keeps_ids_apart(tmp_path):
-    fig, _ = figures.plot_test_rmse(curves_table())
+    fig, _, _ = figures.plot_test_rmse(curves_table())
     figures.save_svg(fig, tmp_path / "a.svg")
     svg = embed.svg_for_html((tmp_path / "a.svg").read_text(), "F7-")
     assert svg.startswith("<svg") and "<?xml" not in svg and "DOCTYPE" not in svg
-    assert "<style" not in svg and ' style="' not in svg and 'stroke-linejoin="round"' in svg
+    assert ' style="' not in svg and 'stroke-linejoin="round"' in svg and "*{" not in svg  # the * rule: attributes
+    sheet = re.search(r"<style>(.*?)</style>", svg).group(1)  # the class rules: scoped to this figure's root
+    assert svg.startswith('<svg id="F7-svg"') and svg.count("<style") == 1
+    selectors = re.findall(r"(?:^|\})([^{]+)\{", sheet)
+    assert selectors and all(re.fullmatch(r"#F7-svg \.[a-z]+", s) for s in selectors)
+    assert set(re.findall(r'class="([^"]+)"', svg)) <= {s.split(".")[1] for s in selectors}
     ids = set(re.findall(r'id="([^"]+)"', svg))
     assert ids and all(i.startswith("F7-") for i in ids)
     references = re.findall(r'href="#([^"]+)"', svg)
@@ -446,16 +453,19 @@ def rendered(study, tmp_path_factory):
     cells.loc[cells["dataset"] == "seed_large", "model"] = "<b>dense1</b>"
     paths = {}
     for dataset in ("seed_large", "seed_small"):
-        paths[dataset] = {"article": {"test_rmse": directory / f"{dataset}.svg"}}
-        fig, _ = figures.plot_test_rmse(curves_table(dataset))
-        figures.save_svg(fig, paths[dataset]["article"]["test_rmse"])
+        paths[dataset] = {"article": {"test_rmse": directory / "figures" / f"{dataset}.svg"}}
+        fig, _, data = figures.plot_test_rmse(curves_table(dataset))
+        figures.save_figure(fig, data, paths[dataset]["article"]["test_rmse"])
     tables = analysis_tables()
-    fig, _ = figures.plot_article_seeds(tables["article_runs"], tables["article_summary"])
-    figures.save_svg(fig, directory / "article_seeds.svg")
+    fig, _, _ = figures.plot_article_seeds(tables["article_runs"], tables["article_summary"])
+    figures.save_svg(fig, directory / "article_seeds.svg")  # a figure without its data
     benchmark = directory / "job000.tsv"
     benchmark.write_text("s\th:m:s\tmax_rss\n12.5\t0:00:12\t100\n")
+    invocation = directory / "invocation.json"
+    invocation.write_text('{"command": ["snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "--forcerun", "report"]}')
     context = report.build_context(study, cells, paths, [benchmark], repo=directory, analysis=tables,
-                                   study_figures={"article_seeds": directory / "article_seeds.svg"}, floors=floors_table())
+                                   study_figures={"article_seeds": directory / "article_seeds.svg"}, floors=floors_table(),
+                                   invocation=invocation, link_base=directory / "report")
     html = report.render_html(context, TEMPLATE, STYLE)
     report.write_pdf(html, directory / "report.pdf", directory)
     return cells, html, (directory / "report.pdf").read_bytes()
@@ -474,7 +484,47 @@ def test_html_has_the_tables_figures_and_escapes_labels(rendered):
         assert f'class="verdict {verdict}"' in html
     assert ".verdict.undecided" in html  # its own style
     assert "the article&#39;s &lt;words&gt;" in html
-    assert "<link" not in html and "src=" not in html and "<?xml" not in html and "href=\"../" not in html
+    assert "<link" not in html and "src=" not in html and "<?xml" not in html
+    # the only links out of the page are those to the figures' data (links, not resources it loads)
+    assert html.count('href="../') == html.count('<a class="screen-only" href="../figures/') > 0
+
+
+def test_figures_link_their_data_and_the_command_that_rebuilds_them(rendered):
+    _, html, _ = rendered
+    figure = html[html.index('<figure id="F1"'):html.index("</figure>", html.index('<figure id="F1"'))]
+    assert 'href="../figures/seed_large.csv"' in figure  # relative to the HTML's directory
+    assert "(columns panel, experiment, dataset, inputs, targets, model, optimizer, learning_rate, loss, activation, metric, " \
+           "epoch, mean, ci_low, ci_high)" in " ".join(figure.split())
+    svg = next(line for line in html.splitlines() if "seed_large.svg" in line and "Rebuild" in line)
+    assert "--configfile config/smoke.yaml --force " in svg and "--forcerun" not in svg
+    article = html[html.rindex("<figure"):]
+    assert "Data:" not in article[:article.index("</figure>")]  # no CSV next to it: no link
+    # text as text, in the report's font: the SVG's root names it, the page's CSS too
+    assert "<text" in figure and "font-family=\"'DejaVu Sans'\"" in figure and 'figure svg { font-family: "DejaVu Sans"' in html
+
+
+def test_compact_html_leaves_out_what_the_parser_implies_only():
+    from lossatlas.report.render import compact_html
+
+    html = ("<table>\n  <tr>\n    <td>a</td>\n    <td>b</td>\n  </tr>\n  <tr><th>c</th></tr>\n</table>\n"
+            "<ul>\n  <li>x</li>\n  <li>y</li>\n</ul>\n<pre>  kept\n    as is</td></pre>\n"
+            "<script>\n  var a = '</td>';\n</script>\n<p>a\n   b</p>")
+    assert compact_html(html) == ("<table>\n<tr>\n<td>a<td>b<tr><th>c</table>\n<ul>\n<li>x<li>y</ul>\n"
+                                  "<pre>  kept\n    as is</td></pre>\n<script>\n  var a = '</td>';\n</script>\n<p>a\nb</p>")
+
+
+def test_pdf_figure_text_is_selectable(rendered):
+    """pdftotext finds, on the page that holds Figure 1, the text of its panel titles and axis labels
+    (drawn text, not outlines)."""
+    _, _, pdf = rendered
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    if shutil.which("pdftotext"):
+        run = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
+        pages = run.stdout.decode().split("\f")
+    page = next(page for page in pages if "Figure 1." in page)
+    caption = page[page.index("Figure 1."):]
+    assert "loss: binary_crossentropy" in page and "loss: binary_crossentropy" not in caption  # a panel title
+    assert "epoch" in page[:page.index("Figure 1.")] and "test RMSE" in page[:page.index("Figure 1.")]  # axis labels
 
 
 def test_html_answers_the_title_question_first(rendered):

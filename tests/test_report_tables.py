@@ -110,6 +110,84 @@ def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_
     assert sorted(p.stem for p in (out / "captions").glob("*.rst")) == sorted(plan.SNAKEMAKE_CAPTIONS)
 
 
+def test_rebuild_tables_gives_each_csv_as_the_report_stage_writes_it(study, tmp_path, monkeypatch):
+    """inputs.json names what the report read, relative to itself: a moved copy of the whole tree
+    rebuilds every T<n>.csv byte for byte from itself, and a changed result changes the rebuilt table."""
+    import shutil
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    results = tmp_path / "results"
+    (results / "aggregate").mkdir(parents=True)
+    cells, floors = results / "aggregate" / "cells.csv", results / "aggregate" / "floors.csv"
+    cells_table(study).to_csv(cells, index=False)
+    floors_table().to_csv(floors, index=False)
+    analysis = {}
+    for name, frame in analysis_tables().items():
+        analysis[name] = results / "analysis" / (f"{name}.json" if name == "findings" else f"{name}.csv")
+        analysis[name].parent.mkdir(exist_ok=True)
+        if name == "findings":
+            analysis[name].write_text(json.dumps(frame))
+        else:
+            frame.to_csv(analysis[name], index=False)
+    out = results / "report"
+    report.write_report(
+        study, cells=cells, floors=floors, analysis={name: analysis[name] for name in report.ANALYSIS_FILES},
+        figures={}, study_figures={}, benchmarks=[], template=REPO / "report" / "template.html.j2",
+        style=REPO / "report" / "style.css", html=out / "report.html", pdf=out / "report.pdf",
+        tables_dir=out / "tables", repo=tmp_path, inputs=out / "inputs.json",
+    )
+    document = json.loads((out / "inputs.json").read_text())
+    assert document["cells"] == "../aggregate/cells.csv" and document["analysis"]["findings"] == "../analysis/findings.json"
+    assert document["config"] == study.config and [c["id"] for c in document["claims"]] == [c["id"] for c in plan.claims_of(study)]
+    moved = tmp_path / "elsewhere" / "results"
+    shutil.copytree(results, moved)
+    shutil.rmtree(results)
+    rebuilt = report.rebuild_tables(moved / "report" / "inputs.json")
+    assert list(rebuilt) == list(plan.table_ids(study).values())
+    for table_id, text in rebuilt.items():
+        assert (moved / "report" / "tables" / f"{table_id}.csv").read_text() == text, table_id
+    changed = pd.read_csv(moved / "aggregate" / "cells.csv")
+    changed.loc[0, "final_test_rmse_mean"] *= 1.5
+    changed.to_csv(moved / "aggregate" / "cells.csv", index=False)
+    again = report.rebuild_tables(moved / "report" / "inputs.json")
+    appendix = plan.table_ids(study)["appendix"]
+    assert again[appendix] != rebuilt[appendix]
+    document["format"] = 0
+    (moved / "report" / "inputs.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="format"):
+        report.rebuild_tables(moved / "report" / "inputs.json")
+
+
+def test_a_table_too_long_to_print_is_sent_as_data(study, monkeypatch):
+    from lossatlas.report import sections
+
+    cells = cells_table(study)
+    assert sections.appendix_context(cells, study)["data"] is None  # printed: rows of markup
+    monkeypatch.setattr(sections, "APPENDIX_PRINT_LIMIT", 5)
+    cells.loc[cells.index[0], "model"] = "</script><b>&"
+    appendix = sections.appendix_context(cells, study)
+    assert not appendix["print"] and "<" not in appendix["data"] and "&" not in appendix["data"]
+    data = json.loads(appendix["data"])
+    dimensions = [d["name"] for d in appendix["dimensions"]]
+    assert data["values"] == [f["values"] for f in appendix["filters"]] and dimensions[data["flag"]] == "activation"
+    assert len(data["rows"]) == len(cells) == len(appendix["rows"])
+    for encoded, row in zip(data["rows"], appendix["rows"]):
+        labels = [data["values"][i][index] for i, index in enumerate(encoded[:len(dimensions)])]
+        assert labels == [row["labels"][d] for d in dimensions] and encoded[len(dimensions)] == int(bool(row["flag"]))
+        metrics = [f"{m['mean']} {m['ci'][1:-1].replace(', ', ' ')}" for m in row["metrics"]]
+        assert encoded[len(dimensions) + 1:] == [row["seeds"], *metrics, row["r2"], *([row["horizon"]] if row["horizon"] else [])]
+        assert data["metrics"] == len(row["metrics"])
+    rates = next(f["values"] for f in appendix["filters"] if f["name"] == "learning_rate")
+    assert rates == sorted(rates, key=float)
+
+
+def test_the_rebuild_command_keeps_the_runs_config():
+    assert provenance.config_options(["snakemake", "--cores", "2", "--configfile", "a.yaml", "b.yaml", "-n"]) == \
+        "--configfile a.yaml b.yaml"
+    assert provenance.config_options(["snakemake", "--config=x=1", "--forcerun", "report"]) == "--config=x=1"
+    assert provenance.config_options(["snakemake", "--cores", "all"]) == ""
+
+
 def test_new_tables_are_there_only_when_the_config_has_them(study):
     claims = plan.claims_of(study)
     assert {c["id"] for c in plan.time_claims(claims)} == {"S2", "S4", "S5"}

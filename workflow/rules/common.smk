@@ -124,3 +124,43 @@ def job_params(wildcards):
         },
         sort_keys=True,
     )
+
+
+# ------------------------------------------------------------------------------------------------------
+# Helpers of report.smk (rules figures, study_figures and report), kept here so that report.smk holds
+# rules only. They read names report.smk defines (CAPTION_FILES, TABLE_IDS, lossatlas_plan) when they
+# are called, which is after report.smk is included.
+# ------------------------------------------------------------------------------------------------------
+
+
+def caption(name):
+    """The absolute path of the caption file of ``name`` for Snakemake's own report (report()
+    captions are relative to the including file otherwise)."""
+    return str(Path(CAPTION_FILES[name]).absolute())
+
+
+def figure_files(dataset, experiment):
+    """The SVG of each curve figure of ``dataset`` in ``experiment``."""
+    directory = RESULTS / "figures" / dataset / experiment
+    return {kind: str(directory / f"{kind}.svg") for kind in lossatlas_plan.CURVE_FIGURES}
+
+
+def figure_data(figures):
+    """The CSV of the numbers each figure plots, next to its SVG (name -> SVG path, as figure_files
+    and STUDY_FIGURES give them): name -> CSV path (lossatlas.figures.figure_data_path)."""
+    return {name: str(Path(path).with_suffix(".csv")) for name, path in figures.items()}
+
+
+def figure_outputs(dataset, experiment):
+    """figure_files, marked for Snakemake's own report."""
+    return {
+        kind: report(path, caption=caption(kind), category="Figures", subcategory="{dataset} / {experiment}",
+                     labels={"dataset": "{dataset}", "experiment": "{experiment}", "figure": kind})
+        for kind, path in figure_files(dataset, experiment).items()
+    }
+
+
+def table_key(path):
+    """The report's table key (lossatlas.plan.table_plan) of a table file."""
+    table_id = Path(path).stem
+    return next(key for key, value in TABLE_IDS.items() if value == table_id)

@@ -1,4 +1,3 @@
-import os
 import re
 
 import lossatlas.plan as lossatlas_plan
@@ -31,29 +30,8 @@ TIME_EVALS = [str(RESULTS / "train" / job / "evals.parquet") for job in lossatla
 CAPTION_FILES = {name: str(CAPTIONS_DIR / f"{name}.rst") for name in lossatlas_plan.SNAKEMAKE_CAPTIONS}
 
 
-def caption(name):
-    return os.path.abspath(CAPTION_FILES[name])
-
-
-def figure_files(dataset, experiment):
-    """The SVG of each curve figure of ``dataset`` in ``experiment``."""
-    directory = RESULTS / "figures" / dataset / experiment
-    return {kind: str(directory / f"{kind}.svg") for kind in lossatlas_plan.CURVE_FIGURES}
-
-
-def figure_outputs(dataset, experiment):
-    """figure_files, marked for Snakemake's own report."""
-    return {
-        kind: report(path, caption=caption(kind), category="Figures", subcategory="{dataset} / {experiment}",
-                     labels={"dataset": "{dataset}", "experiment": "{experiment}", "figure": kind})
-        for kind, path in figure_files(dataset, experiment).items()
-    }
-
-
-def table_key(path):
-    """The report's table key (lossatlas.plan.table_plan) of a table file."""
-    table_id = Path(path).stem
-    return next(key for key, value in TABLE_IDS.items() if value == table_id)
+# The helpers of the rules below (caption, figure_files, figure_data, figure_outputs, table_key) are in
+# common.smk, in its section "Helpers of report.smk".
 
 
 # Benchmark files of every stage before the report, for its provenance appendix (wall time per stage).
@@ -77,9 +55,13 @@ rule figures:
         floors=rules.aggregate.output.floors,
     output:
         **figure_outputs("{dataset}", "{experiment}"),
+        # The numbers each figure plots, as CSV next to it (lossatlas.figures.save_figure).
+        **{f"{kind}_data": path for kind, path in figure_data(figure_files("{dataset}", "{experiment}")).items()},
     params:
         noise_sd=lambda wildcards: STUDY.datasets[wildcards.dataset].noise_sd,
         code=code_hash("figures", "plan", "textfmt", "results", "views"),
+    conda:
+        "../../environment.yml"
     log:
         RESULTS / "logs" / "figures" / "{dataset}" / "{experiment}.log",
     benchmark:
@@ -113,9 +95,13 @@ rule study_figures:
                    labels={"figure": name})
             for name, path in STUDY_FIGURES.items()
         ],
+        # The numbers each figure plots, as CSV next to it (lossatlas.figures.save_figure).
+        list(figure_data(STUDY_FIGURES).values()),
     params:
         figures=STUDY_FIGURES,
         code=code_hash("figures", "plan", "textfmt", "results", "views"),
+    conda:
+        "../../environment.yml"
     log:
         RESULTS / "logs" / "figures" / "study.log",
     benchmark:
@@ -151,9 +137,16 @@ rule report:
             for path in figure_files(dataset, experiment).values()
         ],
         study_figures=list(STUDY_FIGURES.values()),
+        # Each figure links the CSV of its numbers (and names its columns).
+        figure_data=[
+            *(path for dataset in REPORT_DATASETS for experiment in CURVE_EXPERIMENTS[dataset]
+              for path in figure_data(figure_files(dataset, experiment)).values()),
+            *figure_data(STUDY_FIGURES).values(),
+        ],
         benchmarks=BENCHMARKS,
         template=Path(workflow.basedir) / "report" / "template.html.j2",
         style=Path(workflow.basedir) / "report" / "style.css",
+        script=Path(workflow.basedir) / "report" / "explore.js",
     output:
         html=report(REPORT_HTML, caption=caption("report"), category="Report", labels={"format": "HTML"}),
         pdf=report(REPORT_PDF, caption=caption("report"), category="Report", labels={"format": "PDF"}),
@@ -163,18 +156,23 @@ rule report:
             for path in TABLE_FILES
         ],
         captions=list(CAPTION_FILES.values()),
+        # What the report was built from, for `make verify` (lossatlas.report.rebuild_tables).
+        inputs=RESULTS / "report" / "inputs.json",
     params:
         figures={
             dataset: {experiment: figure_files(dataset, experiment) for experiment in CURVE_EXPERIMENTS[dataset]}
             for dataset in REPORT_DATASETS
         },
         study_figures=STUDY_FIGURES,
-        repo=workflow.basedir,
+        # The workflow's checkout (for the commit), where the template lives: <repo>/report/template.html.j2.
+        repo=lambda wildcards, input: str(Path(input.template).parent.parent),
         # Read at render time if present; not inputs (the command line is not a result).
         invocation=RESULTS / "logs" / "invocation.json",
         tables_dir=TABLES_DIR,
         captions_dir=CAPTIONS_DIR,
         code=code_hash("report", "plan", "textfmt", "results", "views"),
+    conda:
+        "../../environment.yml"
     log:
         RESULTS / "logs" / "report.log",
     benchmark:

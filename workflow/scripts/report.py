@@ -25,6 +25,7 @@ with log_to(snakemake.log[0]):
         benchmarks=snakemake.input.benchmarks,
         template=snakemake.input.template,
         style=snakemake.input.style,
+        script=snakemake.input.script,
         html=snakemake.output.html,
         pdf=snakemake.output.pdf,
         tables_dir=snakemake.params.tables_dir,
@@ -34,4 +35,5 @@ with log_to(snakemake.log[0]):
         # The workflow's CITATION.cff, else the one of the checkout lossatlas is installed from.
         citation_file=find_cff(snakemake.params.repo),
         claims=load_claims(snakemake.input.claims)["claims"],
+        inputs=snakemake.output.inputs,
     )

@@ -26,7 +26,7 @@ def strip(ax, values: np.ndarray, position: float, color, seed: int = 0) -> np.n
     return position + jitter
 
 
-def plot_article_seeds(runs: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figure, np.ndarray]:
+def plot_article_seeds(runs: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """The article's examples run over seeds: one panel per example with the final training loss of
     every seed (points; below them the median and 2.5-97.5% range) and the article's printed value
     (a red line, labelled); a last panel with the test MSE of examples 2 and 3 (the same metric for
@@ -36,7 +36,9 @@ def plot_article_seeds(runs: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figur
         runs: ``results/analysis/article_runs.csv`` (``example, seed, final_loss, test_mse``).
         summary: ``results/analysis/article_summary.csv`` (``example, printed_loss``).
     Returns:
-        ``(fig, axes)``, ``axes`` of shape ``(n_examples + 1,)``.
+        ``(fig, axes, data)``, ``axes`` of shape ``(n_examples + 1,)``; ``data``: a row per example and
+        seed drawn, ``example, seed, final_loss, printed_loss`` and ``test_mse`` (empty for an example
+        the last panel does not show).
     """
     check_columns(runs, ["example", "seed", "final_loss", "test_mse"], "article runs")
     check_columns(summary, ["example", "printed_loss"], "article summary")
@@ -74,4 +76,9 @@ def plot_article_seeds(runs: pd.DataFrame, summary: pd.DataFrame) -> tuple[Figur
         log_ticks(ax)
         ax.set_xlabel("test MSE (target units)")
         ax.set_title("examples 2 and 3 on the same metric")
-    return fig, axes
+    data = runs[runs["example"].isin(examples)][["example", "seed", "final_loss", "test_mse"]].copy()
+    data["printed_loss"] = data["example"].map(printed).astype(float)
+    data.loc[~data["example"].isin(pair), "test_mse"] = np.nan
+    order = {example: index for index, example in enumerate(examples)}
+    data = data.sort_values(["example", "seed"], key=lambda c: c.map(order) if c.name == "example" else c, kind="stable")
+    return fig, axes, data[["example", "seed", "final_loss", "printed_loss", "test_mse"]].reset_index(drop=True)

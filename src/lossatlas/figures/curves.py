@@ -50,7 +50,8 @@ def plot_by_loss(
     floors: Mapping[tuple[str, str], float] | None = None,
     reference: tuple[float, str] | None = None,
     budget: float | None = None,
-) -> tuple[Figure, np.ndarray]:
+    reference_column: str = "reference",
+) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """``metric`` vs epoch, one panel per loss function (and per activation when a loss has too many
     lines), one line and 95% CI band per cell.
 
@@ -65,14 +66,18 @@ def plot_by_loss(
         reference: ``(value, label)`` drawn as a horizontal line in every panel.
         budget: the experiment's fixed budget in epochs, drawn as a vertical line (for curves that
             run past it, those of a horizon experiment); None: none.
+        reference_column: the name of the reference's column in the data.
     Returns:
-        ``(fig, axes)``, ``axes`` of shape ``(n_panels,)``, losses in the order of
+        ``(fig, axes, data)``, ``axes`` of shape ``(n_panels,)``, losses in the order of
         :data:`lossatlas.study.LOSSES` (others after them, in the order they first appear in
         ``curves``). Lines are labelled by the other dimensions that vary; a line keeps its colour in
-        every panel, and one legend below the panels names them.
+        every panel, and one legend below the panels names them. ``data``: one row per point drawn,
+        ``panel`` (its title), :data:`lossatlas.figures.style.CURVE_COLUMNS`, and the lines drawn with
+        it: ``floor`` (its loss's floor for its targets; empty where none is drawn) when ``floors``
+        are given, ``reference_column`` with ``reference``, ``budget_epochs`` with ``budget``.
     """
     rows = check_curves(curves, metric)
-    floors = dict(floors or {})
+    has_floors, floors = floors is not None, dict(floors or {})
     panel_dimensions = curve_panels(rows)
     panels = list(dict.fromkeys(map(tuple, rows[panel_dimensions].itertuples(index=False))))
     order = {loss: index for index, loss in enumerate(dict.fromkeys(curves.loc[curves["metric"] == metric, "loss"]))}
@@ -80,7 +85,7 @@ def plot_by_loss(
     dimensions = varying_dimensions(rows, tuple(d for d in LINE_DIMENSIONS if d not in panel_dimensions))
     keys = sorted({tuple(key) for key in rows[dimensions].itertuples(index=False)})
     colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
-    extra = []
+    extra, parts = [], []
     with matplotlib.rc_context(STYLE):
         drawn = {(loss, targets) for loss, targets in floors if ((rows["loss"] == loss) & (rows["targets"] == targets)).any()}
         kinds = sorted({targets for _, targets in drawn}, key=list(FLOOR_STYLES).index)
@@ -89,12 +94,23 @@ def plot_by_loss(
             mask = np.logical_and.reduce([rows[d] == v for d, v in zip(panel_dimensions, panel_key)])
             panel = rows[mask]
             loss = panel_key[0]
-            draw_lines(ax, panel, keys, dimensions, colormap)
+            title = " · ".join(f"{d}: {v}" for d, v in zip(panel_dimensions, panel_key))
+            points = draw_lines(ax, panel, keys, dimensions, colormap)
             lines = [panel[["mean", "ci_low", "ci_high"]].to_numpy().ravel()]
+            shown = {}
             for targets in FLOOR_STYLES:
                 if (loss, targets) in drawn and (panel["targets"] == targets).any():
                     ax.axhline(floors[(loss, targets)], zorder=3, **FLOOR_STYLES[targets])
                     lines.append(np.array([floors[(loss, targets)]]))
+                    shown[targets] = floors[(loss, targets)]
+            points.insert(0, "panel", title)
+            if has_floors:
+                points["floor"] = points["targets"].map(shown).astype(float)
+            if reference is not None:
+                points[reference_column] = float(reference[0])
+            if budget is not None:
+                points["budget_epochs"] = budget
+            parts.append(points)
             if reference is not None:
                 ax.axhline(reference[0], zorder=3, **FLOOR_STYLES["raw"])
                 lines.append(np.array([reference[0]]))
@@ -104,7 +120,7 @@ def plot_by_loss(
             ax.set_yscale(y_scale(scaled))
             if budget is not None:
                 ax.axvline(budget, zorder=2, **BUDGET_STYLE)
-            ax.set_title(" · ".join(f"{d}: {v}" for d, v in zip(panel_dimensions, panel_key)))
+            ax.set_title(title)
             if not share_y or ax.get_subplotspec().is_first_col():
                 ax.set_ylabel(ylabel.format(loss=loss))
         for targets in kinds:
@@ -114,20 +130,22 @@ def plot_by_loss(
         if budget is not None:
             extra.append((Line2D([], [], **BUDGET_STYLE), "fixed budget"))
         add_legend(fig, axes, keys, dimensions, extra)
-    return fig, axes
+    return fig, axes, pd.concat(parts, ignore_index=True)
 
 
 def plot_loss_curves(curves: pd.DataFrame, floors: Mapping[tuple[str, str], float] | None = None,
-                     budget: float | None = None) -> tuple[Figure, np.ndarray]:
+                     budget: float | None = None) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Training loss vs epoch, one panel per loss function, each with its own y axis (losses of
     different functions are not comparable), with each loss's floor (``results/aggregate/floors.csv``)
     where ``floors`` gives one. See :func:`plot_by_loss`."""
     return plot_by_loss(curves, "train_loss", "training loss ({loss})", share_y=False, floors=floors, budget=budget)
 
 
-def plot_test_rmse(curves: pd.DataFrame, noise_sd: float | None = None, budget: float | None = None) -> tuple[Figure, np.ndarray]:
+def plot_test_rmse(curves: pd.DataFrame, noise_sd: float | None = None,
+                   budget: float | None = None) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Test RMSE vs epoch, one panel per loss function on one shared y axis, so that cells trained
     with different losses compare directly; with the noise standard deviation (the RMSE of the
     noise-free function) drawn when ``noise_sd`` is known. See :func:`plot_by_loss`."""
     reference = None if noise_sd is None else (noise_sd, "noise sd (RMSE of the generating function)")
-    return plot_by_loss(curves, "test_rmse", "test RMSE", share_y=True, reference=reference, budget=budget)
+    return plot_by_loss(curves, "test_rmse", "test RMSE", share_y=True, reference=reference, budget=budget,
+                        reference_column="noise_sd")

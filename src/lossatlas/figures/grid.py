@@ -15,6 +15,8 @@ from lossatlas.figures.style import FIGURE_WIDTH, STYLE, check_columns
 from lossatlas.textfmt import flag_text, format_number
 
 HEATMAP_COLUMNS = ["dataset", "optimizer", "loss", "activation", "final_test_nrmse_median", "reach_flag"]
+#: The columns of a heatmap's data: a row per square drawn.
+DATA_COLUMNS = ["dataset", "optimizer", "loss", "activation", "final_test_nrmse_median", "flagged", "excluded"]
 
 
 def heatmap_norm(values) -> LogNorm:
@@ -37,7 +39,7 @@ def plot_nrmse_heatmap(
     activations: Sequence[str],
     excluded: Sequence[tuple[str, str, str, str]] = (),
     title: str | None = None,
-) -> tuple[Figure, np.ndarray]:
+) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Median test nRMSE of every cell, as heatmaps: one panel per (dataset, optimizer) (rows of
     panels: datasets, columns: optimizers), rows of a panel: losses, columns: output activations,
     a log colour scale shared by all panels and each cell's value written in it.
@@ -50,7 +52,9 @@ def plot_nrmse_heatmap(
             training: drawn hatched. Other combinations without a row stay blank.
         title: the figure's title.
     Returns:
-        ``(fig, axes)``, ``axes`` of shape ``(len(datasets) * len(optimizers),)``, dataset-major.
+        ``(fig, axes, data)``, ``axes`` of shape ``(len(datasets) * len(optimizers),)``, dataset-major;
+        ``data`` has a row per square drawn (:data:`DATA_COLUMNS`): its value (the text written in
+        it), ``flagged`` (the dagger) and ``excluded`` (hatched, no value).
     """
     check_columns(cells, HEATMAP_COLUMNS, "cells")
     if not (datasets and optimizers and losses and activations):
@@ -61,6 +65,7 @@ def plot_nrmse_heatmap(
     }
     excluded = set(map(tuple, excluded))
     norm = heatmap_norm([value for value, _ in values.values()])
+    drawn = []
     colormap = matplotlib.colormaps["viridis_r"]
     columns, rows = len(optimizers), len(datasets)
     panel_width = min(2.3, (FIGURE_WIDTH - 0.9) / columns)
@@ -81,6 +86,7 @@ def plot_nrmse_heatmap(
                         value, flagged = values[key]
                         grid[r, c] = value if np.isfinite(value) and value > 0 else np.nan
                         text = format_number(value) + ("\u2020" if flagged else "")
+                        drawn.append((dataset, optimizer, loss, activation, value, flagged, False))
                         shade = colormap(norm(value)) if np.isfinite(value) and value > 0 else (0.85, 0.85, 0.85, 1)
                         if not (np.isfinite(value) and value > 0):
                             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=shade, edgecolor="none"))
@@ -88,6 +94,7 @@ def plot_nrmse_heatmap(
                         ax.text(c, r, text, ha="center", va="center", fontsize=5 if len(text) > 7 else 5.5,
                                 color="white" if luminance < 0.5 else "black")
                     elif key in excluded:
+                        drawn.append((dataset, optimizer, loss, activation, np.nan, False, True))
                         ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="white", edgecolor="0.6",
                                                hatch="/////", linewidth=0))
             mesh = ax.pcolormesh(
@@ -98,7 +105,7 @@ def plot_nrmse_heatmap(
             ax.set_ylim(len(losses) - 0.5, -0.5)
             ax.set_xticks(range(len(activations)), activations, rotation=30, ha="right")
             ax.set_yticks(range(len(losses)), losses)
-            ax.tick_params(length=0, pad=1.5)
+            ax.tick_params(length=0, pad=1.5, bottom=False, left=False)  # labels only: no tick marks
             for spine in ax.spines.values():
                 spine.set_visible(False)
             ax.set_title(f"{dataset} · {optimizer}", pad=2)
@@ -106,4 +113,4 @@ def plot_nrmse_heatmap(
         colorbar.set_label("median test nRMSE over seeds (log scale; 1 = noise floor)")
         if title:
             fig.suptitle(title, fontsize=8)
-    return fig, axes.ravel()
+    return fig, axes.ravel(), pd.DataFrame(drawn, columns=DATA_COLUMNS)

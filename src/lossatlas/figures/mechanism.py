@@ -14,7 +14,7 @@ from matplotlib.lines import Line2D
 from lossatlas import plan
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from lossatlas.figures.style import FIGURE_WIDTH, STYLE, check_columns
+from lossatlas.figures.style import FIGURE_WIDTH, LOG_TICKS, STYLE, check_columns
 from lossatlas.textfmt import format_number, loss_name
 
 MECHANISM_COLUMNS = [*plan.BASE, "learning_rate", "category", "required_linf", "moved_linf", "capacity_linf"]
@@ -33,7 +33,7 @@ def category_colors(categories) -> dict[str, tuple]:
 def distance_axes(ax) -> None:
     """Log ticks at 1, 2 and 5 times the powers of ten on both axes, labelled in the report's number format."""
     for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=LOG_TICKS))
         axis.set_major_formatter(FuncFormatter(lambda value, _: format_number(float(value))))
         axis.set_minor_formatter(NullFormatter())
 
@@ -53,7 +53,7 @@ def cell_label(row) -> str:
     return f"{loss_name(str(row['loss']))}/{row['activation']} lr {format_number(float(row['learning_rate']))}"
 
 
-def plot_mechanism(mechanism: pd.DataFrame) -> tuple[Figure, np.ndarray]:
+def plot_mechanism(mechanism: pd.DataFrame) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Distance the weights need to travel (the largest weight change to where the seeds that reached
     the threshold ended, median) against the distance they travelled in the budget (the same
     distance after the budget, median), log-log, one point per cell of ``mechanism`` coloured by its
@@ -64,7 +64,8 @@ def plot_mechanism(mechanism: pd.DataFrame) -> tuple[Figure, np.ndarray]:
     Args:
         mechanism: ``results/analysis/mechanism.csv``.
     Returns:
-        ``(fig, axes)``: the log-log panel and the panel of unknown needs.
+        ``(fig, axes, data)``: the log-log panel and the panel of unknown needs; ``data``: a row per
+        cell drawn, its ``panel`` and :data:`MECHANISM_COLUMNS`.
     """
     check_columns(mechanism, MECHANISM_COLUMNS, "mechanism")
     colors = category_colors(mechanism["category"])
@@ -115,4 +116,5 @@ def plot_mechanism(mechanism: pd.DataFrame) -> tuple[Figure, np.ndarray]:
                     Line2D([], [], color="0.6", linewidth=0.8)]
         labels = [*present, "optimizer's reach in the budget (lr × steps)", "travelled = needed"]
         fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False, title="category")
-    return fig, axes
+    data = pd.concat([known.assign(panel=main.get_title()), unknown.assign(panel=side.get_title())], ignore_index=True)
+    return fig, axes, data[["panel", *MECHANISM_COLUMNS]]

@@ -3,7 +3,10 @@
 :data:`STYLE` is Matplotlib's rc settings; :func:`new_figure` lays out panels at the report's text
 width with room for one legend below them (:func:`add_legend`); :func:`draw_band` draws one mean
 curve and its confidence band, thinned to :data:`lossatlas.plan.MAX_POINTS` points
-(:func:`thin`); :func:`save_svg` writes a figure as deterministic SVG.
+(:func:`thin`); :func:`save_svg` writes a figure as deterministic, compact SVG
+(:mod:`lossatlas.figures.svg`), its text as text in :data:`FONT` (selectable in the browser and
+the PDF), and :func:`save_figure` writes it with the
+numbers it plots as CSV next to it (:func:`figure_data_path`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import io
 import math
 import os
 import re
+from pathlib import Path
 from typing import Sequence
 
 import matplotlib
@@ -21,10 +25,11 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
 
 from lossatlas import results  # noqa: E402
-from lossatlas.atomic import atomic_path  # noqa: E402
+from lossatlas.atomic import write_text  # noqa: E402
+from lossatlas.figures.svg import compact_svg  # noqa: E402
 from lossatlas.plan import MAX_POINTS  # noqa: E402
 from lossatlas.results import CELL  # noqa: E402
 
@@ -32,8 +37,14 @@ from lossatlas.results import CELL  # noqa: E402
 # of the default view, where the learning rate is the optimizer's: it never labels a line).
 LINE_DIMENSIONS = tuple(d for d in CELL if d not in ("dataset", "learning_rate"))
 LINESTYLES = ("-", "--", ":", "-.")
+#: The columns of a curve's points in a figure's data: the cell, the metric, the evaluation point and
+#: the mean over seeds with its 95% CI (the curves table's).
+CURVE_COLUMNS = [*CELL, "metric", "epoch", "mean", "ci_low", "ci_high"]
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 PANEL_COLUMNS = 4
+#: The font of every figure's text: written as text, not outlines (``svg.fonttype: none``), so it must
+#: be one the browser and WeasyPrint both have: Debian's fonts-dejavu-core (Matplotlib ships it too).
+FONT = "DejaVu Sans"
 FIGURE_WIDTH = 7.0  # inches: the text width of an A4 page, so that the report shows figures at 1:1
 PANEL_HEIGHT = 2.2  # inches per row of panels
 LEGEND_ROW_HEIGHT = 0.16  # inches per row of legend entries, below the panels
@@ -44,7 +55,8 @@ STYLE = {
     "legend.fontsize": 7,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "svg.fonttype": "path",
+    "font.family": FONT,
+    "svg.fonttype": "none",
 }
 # Horizontal reference lines: a loss floor by target preprocessing; "raw" also for the noise level.
 FLOOR_STYLES = {
@@ -103,25 +115,29 @@ def thin(curve: pd.DataFrame, points: int = MAX_POINTS) -> pd.DataFrame:
     return curve.iloc[np.unique(np.linspace(0, len(curve) - 1, points).round().astype(int))]
 
 
-def draw_band(ax, curve: pd.DataFrame, label: str, style: dict) -> None:
+def draw_band(ax, curve: pd.DataFrame, label: str, style: dict) -> pd.DataFrame:
     """One mean line and its ``ci_low..ci_high`` band; ``curve`` holds one cell's rows, by epoch
-    (drawn at :data:`lossatlas.plan.MAX_POINTS` points at most, :func:`thin`)."""
+    (drawn at :data:`lossatlas.plan.MAX_POINTS` points at most, :func:`thin`). Returns the rows drawn."""
     curve = thin(curve)
     epochs = curve["epoch"].to_numpy()
     ax.fill_between(
         epochs, curve["ci_low"].to_numpy(), curve["ci_high"].to_numpy(), color=style["color"], alpha=0.18, linewidth=0
     )
     ax.plot(epochs, curve["mean"].to_numpy(), label=label, linewidth=1.2, **style)
+    return curve
 
 
-def draw_lines(ax, curves: pd.DataFrame, keys: list[tuple], dimensions: list[str], colormap) -> None:
-    """Draws every line of ``curves`` (grouped by ``dimensions``); ``keys`` fixes each line's style."""
+def draw_lines(ax, curves: pd.DataFrame, keys: list[tuple], dimensions: list[str], colormap) -> pd.DataFrame:
+    """Draws every line of ``curves`` (grouped by ``dimensions``); ``keys`` fixes each line's style.
+    Returns the rows drawn (:data:`CURVE_COLUMNS`), line by line."""
+    drawn = [curves.iloc[0:0]]
     for key, curve in curves.groupby(dimensions, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        draw_band(ax, curve, line_labels([key])[0], line_style(keys.index(key), colormap))
+        drawn.append(draw_band(ax, curve, line_labels([key])[0], line_style(keys.index(key), colormap)))
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     ax.grid(True, linewidth=0.3, alpha=0.5)
+    return pd.concat(drawn, ignore_index=True)[CURVE_COLUMNS]
 
 
 def new_figure(
@@ -178,34 +194,87 @@ def add_legend(fig: Figure, axes, keys: list[tuple], dimensions: list[str], extr
     )
 
 
+#: Ticks at 1, 2 and 5 times the powers of ten are never thinned out (Matplotlib's LogLocator drops
+#: them all when a narrow panel would need it to skip some).
+LOG_TICKS = 100
+
+
+#: A log x axis spanning more than this many decades is ticked at the powers of ten only.
+LOG_DECADES = 3
+
+
 def log_ticks(ax) -> None:
-    """On a log x axis, labelled ticks at 1, 2 and 5 times the powers of ten, and no minor labels."""
+    """On a log x axis, labelled ticks at 1, 2 and 5 times the powers of ten (at the powers of ten
+    only where it spans more than :data:`LOG_DECADES` decades), and no minor labels. Call it after
+    drawing, when the axis has its limits."""
     if ax.get_xscale() == "log":
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        low, high = ax.get_xlim()
+        wide = low > 0 and math.log10(high / low) > LOG_DECADES
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0,) if wide else (1.0, 2.0, 5.0), numticks=LOG_TICKS))
         ax.xaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
         ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def _round(match: re.Match, decimals: int = 2) -> str:
+    text = f"{float(match.group(0)):.{decimals}f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def round_path_data(svg: str, decimals: int = 2) -> str:
     """``svg`` with the coordinates of every path (``d`` attributes) rounded to ``decimals`` places:
-    a hundredth of a point is finer than any display, and the file gets much smaller."""
+    a hundredth of a point is finer than any display (:func:`save_svg` goes further:
+    :func:`lossatlas.figures.svg.compact_svg`)."""
     number = re.compile(r"-?\d+\.\d{%d,}" % (decimals + 1))
+    return re.sub(r'(\sd=")([^"]*)(")', lambda m: m.group(1) + number.sub(lambda n: _round(n, decimals), m.group(2)) + m.group(3), svg)
 
-    def shorten(match: re.Match) -> str:
-        text = f"{float(match.group(0)):.{decimals}f}".rstrip("0").rstrip(".")
-        return "0" if text == "-0" else text
 
-    return re.sub(r'(\sd=")([^"]*)(")', lambda m: m.group(1) + number.sub(shorten, m.group(2)) + m.group(3), svg)
+#: A log axis spanning more than this many decades gets no minor ticks (its labelled ticks suffice,
+#: and each tick is an element of the SVG).
+MINOR_TICK_DECADES = 2
+
+
+def drop_dense_minor_ticks(fig: Figure, decades: float = MINOR_TICK_DECADES) -> None:
+    """No minor ticks on the log axes of ``fig`` that span more than ``decades`` decades."""
+    for ax in fig.axes:
+        for axis, limits in ((ax.xaxis, ax.get_xlim), (ax.yaxis, ax.get_ylim)):
+            if axis.get_scale() != "log":
+                continue
+            low, high = sorted(limits())
+            if low > 0 and math.log10(high / low) > decades:
+                axis.set_minor_locator(NullLocator())
 
 
 def save_svg(fig: Figure, path: str | os.PathLike) -> None:
     """Writes ``fig`` to ``path`` as SVG, atomically, with the same bytes for the same figure.
 
-    Element ids are hashed with a fixed salt, the SVG carries no date or other metadata, and path
-    coordinates are rounded to a hundredth of a point (:func:`round_path_data`).
+    Text is written as text in :data:`FONT` (``svg.fonttype: none``), element ids are hashed with a
+    fixed salt and then renamed in order, the SVG carries no date or other metadata, log axes of
+    many decades have no minor ticks (:func:`drop_dense_minor_ticks`), and the SVG is made compact
+    without changing what it shows (:func:`lossatlas.figures.svg.compact_svg`: coordinates to a
+    tenth of a point, styles as classes, ...).
     """
+    drop_dense_minor_ticks(fig)
     buffer = io.StringIO()
     with matplotlib.rc_context({**STYLE, "svg.hashsalt": "lossatlas"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Format": None, "Type": None, "Creator": None})
-    with atomic_path(path) as tmp:
-        tmp.write_text(round_path_data(buffer.getvalue()), encoding="utf-8")
+    write_text(path, compact_svg(buffer.getvalue(), FONT))
+
+
+def figure_data_path(path: str | os.PathLike) -> Path:
+    """Where the numbers a figure plots are written: its SVG ``path`` with the suffix ``.csv``."""
+    return Path(path).with_suffix(".csv")
+
+
+def data_csv(data: pd.DataFrame) -> str:
+    """``data`` as the CSV text :func:`save_figure` writes: no index, ``\\n`` line ends, every float
+    written exactly (``repr``), empty for a missing value; the same bytes for the same frame."""
+    return data.to_csv(index=False, lineterminator="\n")
+
+
+def save_figure(fig: Figure, data: pd.DataFrame, path: str | os.PathLike) -> tuple[Path, Path]:
+    """Writes ``fig`` as SVG at ``path`` (:func:`save_svg`) and ``data``, the numbers it plots, as CSV
+    next to it (:func:`figure_data_path`), both atomically; returns the two paths."""
+    save_svg(fig, path)
+    csv_path = figure_data_path(path)
+    write_text(csv_path, data_csv(data))
+    return Path(path), csv_path

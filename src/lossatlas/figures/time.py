@@ -53,6 +53,9 @@ STATUS_MARKERS = {
 RATE_STYLES = {"default": "-", "tuned": "--"}
 #: A time-to-target figure has this many panels (contexts) a row at most.
 TIME_COLUMNS = 4
+#: The columns of the data of :func:`plot_lr_sensitivity`: a row per point drawn.
+SENSITIVITY_COLUMNS = ["panel", *plan.SENSITIVITY_CONTEXT, "loss", "activation", "learning_rate", "final_test_nrmse_median",
+                       "tuned", "edge", "default_rate", "threshold"]
 
 
 def median_curve(evals: pd.DataFrame, noise_sd: float) -> pd.DataFrame:
@@ -133,7 +136,7 @@ def group_title(group: Mapping) -> str:
     return f"{', '.join(group['claims'])}: {pairs}"
 
 
-def plot_time_to_target(lines: pd.DataFrame, group: Mapping, threshold: float) -> tuple[Figure, np.ndarray]:
+def plot_time_to_target(lines: pd.DataFrame, group: Mapping, threshold: float) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Median test nRMSE against optimizer steps (log-log), over the whole horizon, for the cells a
     group of time-judged claims compares (``group``: one of :func:`lossatlas.plan.time_groups`): one
     panel per context, one colour per level of the contrast, solid at each optimizer's default rate
@@ -146,7 +149,9 @@ def plot_time_to_target(lines: pd.DataFrame, group: Mapping, threshold: float) -
         lines: :func:`time_lines` of the group.
         threshold: the config's ``metrics.nrmse_threshold``.
     Returns:
-        ``(fig, axes)``, ``axes`` of shape ``(len(group["contexts"]),)``.
+        ``(fig, axes, data)``, ``axes`` of shape ``(len(group["contexts"]),)``; ``data``: the rows of
+        ``lines`` drawn (a row per point), each with its panel's ``context`` (title) and the
+        ``threshold``.
     """
     check_columns(lines, LINE_COLUMNS, "time lines")
     colormap = matplotlib.colormaps["tab10"]
@@ -192,7 +197,10 @@ def plot_time_to_target(lines: pd.DataFrame, group: Mapping, threshold: float) -
         labels += [f"threshold, nRMSE {format_number(threshold)}", "noise floor, nRMSE 1", "fixed budget"]
         fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False)
         fig.suptitle(group_title(group), fontsize=8)
-    return fig, axes
+    titles = [context_title(context) for context in group["contexts"]] or ["all"]
+    data = lines[lines["panel"].isin(range(len(axes)))].sort_values(["panel", "rate", "level", "step"], kind="stable")
+    data.insert(1, "context", [titles[int(panel)] for panel in data["panel"]])
+    return fig, axes, data.assign(threshold=float(threshold)).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,7 +213,7 @@ def sensitivity_title(panel: Mapping, shown: Sequence[str]) -> str:
 
 
 def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequence[dict], default_rates: Mapping[str, float],
-                        threshold: float) -> tuple[Figure, np.ndarray]:
+                        threshold: float) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Median final test nRMSE at the budget against the learning rate (log x), one panel per
     context of ``panels`` (:func:`lossatlas.plan.sensitivity_panels`, those of one tuned
     experiment), one line per (loss, output activation): every rate trained, the sweep's and those
@@ -218,7 +226,9 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
         tuned: ``tuned_rates.csv`` (``tuned_learning_rate``, ``edge``).
         default_rates: optimizer -> its default rate (:func:`lossatlas.plan.default_rates`).
     Returns:
-        ``(fig, axes)``, ``axes`` of shape ``(len(panels),)``.
+        ``(fig, axes, data)``, ``axes`` of shape ``(len(panels),)``; ``data``: a row per point drawn,
+        :data:`SENSITIVITY_COLUMNS` (``tuned``: whether the star marks it, ``edge``: the edge where it
+        stayed; ``default_rate``: the panel's optimizer's).
     """
     check_columns(cells, CELL_COLUMNS, "cells")
     check_columns(tuned, [*plan.BASE, "tuned_learning_rate", "edge"], "tuned rates")
@@ -227,6 +237,7 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
     colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
     styles = {key: {"color": colormap(number % colormap.N), "marker": MARKERS[number % len(MARKERS)]} for number, key in enumerate(keys)}
     count = max(len(panels), 1)
+    rows = []
     with matplotlib.rc_context({**STYLE, "axes.titlesize": 7.5, "legend.fontsize": 6.5}):
         fig, axes = new_figure(count, math.ceil((len(keys) + 4) / 3) + 2, share_y=True, columns=min(TIME_COLUMNS, count),
                                panel_height=1.9 if count > 2 else 2.4)
@@ -244,14 +255,19 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
                 y = line["final_test_nrmse_median"].to_numpy(np.float64)
                 ax.plot(x, y, linewidth=1.0, markersize=2.5, label=f"{loss_name(loss)} / {activation}", **style)
                 mark = marks[(marks["loss"] == loss) & (marks["activation"] == activation)]
+                tuned_at, edge_text = np.zeros(len(x), dtype=bool), ""
                 if not mark.empty:
                     rate, edge = float(mark["tuned_learning_rate"].iloc[0]), mark["edge"].iloc[0]
                     at = np.isclose(x, rate, rtol=1e-9)
                     if at.any():
                         hollow = isinstance(edge, str) and bool(edge)
+                        tuned_at[np.flatnonzero(at)[0]], edge_text = True, edge if hollow else ""
                         ax.plot(x[at][:1], y[at][:1], marker="*", markersize=8, linestyle="none", zorder=4,
                                 markerfacecolor="white" if hollow else style["color"], markeredgecolor=style["color"])
                 values.append(y)
+                rows += [(sensitivity_title(panel, shown), *context.values(), loss, activation, rate_, value, bool(tuned_),
+                          edge_text if tuned_ else "", default_rates.get(str(panel["optimizer"]), np.nan), float(threshold))
+                         for rate_, value, tuned_ in zip(x, y, tuned_at)]
             rate = default_rates.get(str(panel["optimizer"]))
             if rate is not None:
                 ax.axvline(rate, zorder=1, color="0.35", linestyle=":", linewidth=1.0)
@@ -272,4 +288,4 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
         labels += ["tuned rate", "tuned rate at an edge of the rates trained", "the optimizer's default rate",
                    f"threshold, nRMSE {format_number(threshold)}"]
         fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False, title="loss / activation")
-    return fig, axes
+    return fig, axes, pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)

@@ -1,4 +1,5 @@
-"""The entry points of the figure rules: read the results tables, draw, save as SVG.
+"""The entry points of the figure rules: read the results tables, draw, save as SVG with the numbers
+each figure plots as CSV next to it (``<figure>.csv``, :func:`lossatlas.figures.style.save_figure`).
 
 :func:`write_figures` makes the curve figures of one dataset and experiment (rule ``figures``),
 :func:`write_study_figures` the study-wide ones of :func:`lossatlas.plan.study_figures` (rule
@@ -20,7 +21,7 @@ from lossatlas.figures.curves import plot_loss_curves, plot_test_rmse
 from lossatlas.figures.grid import plot_nrmse_heatmap
 from lossatlas.figures.mechanism import plot_mechanism
 from lossatlas.figures.scale import plot_gradient_curves, plot_nrmse_vs_scale, plot_scale_diagnostics
-from lossatlas.figures.style import check_columns, save_svg
+from lossatlas.figures.style import check_columns, save_figure
 from lossatlas.figures.time import plot_lr_sensitivity, plot_time_to_target, time_lines
 from lossatlas.plan import CURVE_FIGURES, study_figures
 from lossatlas.views import at_default
@@ -47,7 +48,7 @@ def write_figures(
 ) -> None:
     """Writes the curve figures of ``dataset`` in ``experiment`` as SVG: ``outputs["loss_curves"]``
     (each loss's floor from the floors table drawn where it has one) and ``outputs["test_rmse"]``
-    (the noise sd drawn when it is known).
+    (the noise sd drawn when it is known), each with its data as CSV next to it.
 
     Args:
         curves_path: ``results/aggregate/curves.parquet``.
@@ -70,10 +71,10 @@ def write_figures(
     if missing:
         raise ValueError(f"no output path for figure(s) {', '.join(missing)}")
     floors = floor_values(results.read(floors_path, "floors"), dataset, experiment)
-    fig, _ = plot_loss_curves(curves, floors, budget=budget)
-    save_svg(fig, outputs["loss_curves"])
-    fig, _ = plot_test_rmse(curves, noise_sd, budget=budget)
-    save_svg(fig, outputs["test_rmse"])
+    fig, _, data = plot_loss_curves(curves, floors, budget=budget)
+    save_figure(fig, data, outputs["loss_curves"])
+    fig, _, data = plot_test_rmse(curves, noise_sd, budget=budget)
+    save_figure(fig, data, outputs["test_rmse"])
 
 
 def matches(frame: pd.DataFrame, spec: Mapping, columns: Sequence[str]) -> pd.Series:
@@ -82,6 +83,12 @@ def matches(frame: pd.DataFrame, spec: Mapping, columns: Sequence[str]) -> pd.Se
     for column in columns:
         mask &= frame[column] == spec[column]
     return mask
+
+
+def with_context(data: pd.DataFrame, spec: Mapping, columns: Sequence[str]) -> pd.DataFrame:
+    """``data`` with the coordinates ``columns`` a figure holds fixed (their values in ``spec``) as its first columns."""
+    fixed = [column for column in columns if column not in data.columns]
+    return pd.concat([pd.DataFrame({column: [spec[column]] * len(data) for column in fixed}, index=data.index), data], axis=1)
 
 
 def read_evals(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
@@ -109,7 +116,8 @@ def write_study_figures(
     evals_paths: Sequence[str | os.PathLike] = (),
     claims: Sequence[dict] | None = None,
 ) -> None:
-    """Makes every figure of :func:`lossatlas.plan.study_figures` and writes it to ``outputs[name]``.
+    """Makes every figure of :func:`lossatlas.plan.study_figures` and writes it to ``outputs[name]``
+    (SVG), with its data as CSV next to it.
 
     Args:
         cells_path: ``results/aggregate/cells.csv``; curves_path: ``results/aggregate/curves.parquet``.
@@ -130,7 +138,7 @@ def write_study_figures(
     for name, spec in figure_plan.items():
         kind = spec["kind"]
         if kind == "article_seeds":
-            fig, _ = plot_article_seeds(results.read(runs_path), results.read(summary_path))
+            fig, _, data = plot_article_seeds(results.read(runs_path), results.read(summary_path))
         elif kind == "nrmse_heatmap":
             experiment = study.experiments[spec["experiment"]]
             columns = ("experiment", "model", "inputs", "targets")
@@ -141,37 +149,40 @@ def write_study_figures(
                 if tuple(getattr(item.cell, c) for c in columns) == tuple(spec[c] for c in columns)
             ]
             inputs = f" · {spec['inputs']} inputs" if len(experiment.inputs) > 1 else ""
-            fig, _ = plot_nrmse_heatmap(
+            fig, _, data = plot_nrmse_heatmap(
                 subset, list(experiment.datasets), list(experiment.optimizers), list(experiment.losses),
                 list(experiment.activations), excluded,
                 title=f"experiment {spec['experiment']} · model {spec['model']}{inputs} · {spec['targets']} targets",
             )
+            data = with_context(data, spec, ("experiment", "model", "inputs", "targets"))
         elif kind == "gradient_curves":
             if curves is None:
                 curves = at_default(results.read(curves_path, "curves"), study)
             subset = curves[matches(curves, spec, ("dataset", "model", "inputs", "targets"))]
-            fig, _ = plot_gradient_curves(subset, spec["panels"])
+            fig, _, data = plot_gradient_curves(subset, spec["panels"])
         elif kind == "scale_diagnostics":
             columns = ("experiment", "model", "inputs", "targets", "activation")
             chosen = slopes[matches(slopes, spec, columns)]
-            fig, _ = plot_scale_diagnostics(
+            fig, _, data = plot_scale_diagnostics(
                 cells[matches(cells, spec, columns)], chosen, spec["scales"], spec["optimizers"], spec["losses"]
             )
+            data = with_context(data, spec, columns)
         elif kind == "nrmse_vs_scale":
             subset = cells[matches(cells, spec, ("experiment", "model", "inputs"))]
-            fig, _ = plot_nrmse_vs_scale(
+            fig, _, data = plot_nrmse_vs_scale(
                 subset, spec["scales"], spec["targets"], spec["optimizers"], spec["losses"], spec["activations"]
             )
+            data = with_context(data, spec, ("experiment", "model", "inputs"))
         elif kind == "time_to_target":
             if evals is None:
                 evals = read_evals(evals_paths)
             tuned = results.read(tuned_path) if tuned_path is not None else None
-            fig, _ = plot_time_to_target(time_lines(evals, all_cells, study, spec, tuned), spec, spec["threshold"])
+            fig, _, data = plot_time_to_target(time_lines(evals, all_cells, study, spec, tuned), spec, spec["threshold"])
         elif kind == "lr_sensitivity":
-            fig, _ = plot_lr_sensitivity(all_cells, results.read(tuned_path), spec["panels"], plan.default_rates(study),
+            fig, _, data = plot_lr_sensitivity(all_cells, results.read(tuned_path), spec["panels"], plan.default_rates(study),
                                          study.config["metrics"]["nrmse_threshold"])
         elif kind == "mechanism":
-            fig, _ = plot_mechanism(results.read(mechanism_path))
+            fig, _, data = plot_mechanism(results.read(mechanism_path))
         else:  # pragma: no cover - study_figures makes no other kind
             raise ValueError(f"unknown figure kind {kind!r}")
-        save_svg(fig, outputs[name])
+        save_figure(fig, data, outputs[name])

@@ -10,25 +10,37 @@ validity), :mod:`.findings` (the article's examples, best losses), :mod:`.verdic
 their verdicts per judgment and rate, time to target), :mod:`.discussion` (the answer, the
 mechanism, tuned rates, remedies, the discussion), :mod:`.captions` (every caption and table
 title), :mod:`.embed` (figures and their SVG), :mod:`.tables` (citable tables and their writers),
-:mod:`.provenance` and :mod:`.citation`, :mod:`.render` (context, HTML, PDF;
-:func:`write_report` is the workflow's entry point). This package reads :mod:`lossatlas.results`,
+:mod:`.provenance` and :mod:`.citation`, :mod:`.render` (tables, context, HTML, PDF;
+:func:`write_report` is the workflow's entry point), :mod:`.rebuild` (what the report was built
+from, ``inputs.json``, and :func:`rebuild_tables`, the hook of ``make verify``). This package reads :mod:`lossatlas.results`,
 :mod:`lossatlas.plan`, :mod:`lossatlas.views` and :mod:`lossatlas.textfmt` (and the verdict words of
 :mod:`lossatlas.claims`); it never imports :mod:`lossatlas.figures`.
 """
 
 from lossatlas.report.embed import number_items, svg_for_html
-from lossatlas.report.render import ANALYSIS_FILES, build_context, read_analysis, render_html, write_pdf, write_report
+from lossatlas.report.rebuild import rebuild_tables
+from lossatlas.report.render import (
+    ANALYSIS_FILES,
+    build_context,
+    build_tables,
+    read_analysis,
+    render_html,
+    write_pdf,
+    write_report,
+)
 from lossatlas.textfmt import format_bounds, format_count, format_interval, format_number
 
 __all__ = [
     "ANALYSIS_FILES",
     "build_context",
+    "build_tables",
     "format_bounds",
     "format_count",
     "format_interval",
     "format_number",
     "number_items",
     "read_analysis",
+    "rebuild_tables",
     "render_html",
     "svg_for_html",
     "write_pdf",

@@ -1,10 +1,13 @@
 """The figures the report shows: each SVG (made by the figure rules) with its caption, numbered
-in the order shown and inlined into the HTML."""
+in the order shown and inlined into the HTML; with the CSV of the numbers it plots (written next to
+it by the figure rules: ``<figure>.csv``) and the command that rebuilds it."""
 
 from __future__ import annotations
 
+import csv
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -19,7 +22,7 @@ FLOOR_COLUMNS = ["experiment", "dataset", "targets", "loss", "floor"]
 
 def figure_entry(path: str | os.PathLike, caption: str, tall: bool = False) -> dict:
     """A figure to show: its SVG ``path`` and ``caption``; numbered and inlined by :func:`number_items`."""
-    return {"kind": "figure", "path": str(path), "caption": caption, "tall": tall}
+    return {"kind": "figure", "path": str(path), "caption": caption, "tall": tall, "data": None}
 
 
 def style_to_attributes(declarations: str) -> str:
@@ -32,27 +35,67 @@ def style_to_attributes(declarations: str) -> str:
 
 
 def svg_for_html(svg: str, prefix: str) -> str:
-    """A Matplotlib SVG file's text made fit to inline in an HTML page.
+    """A Matplotlib SVG file's text (as :func:`lossatlas.figures.save_svg` writes it) made fit to
+    inline in an HTML page.
 
-    Drops the XML prolog and doctype; turns the ``<style>`` sheet and ``style`` attributes into
-    presentation attributes (an inline ``<style>`` would apply to the whole page, and HTML renderers
-    such as WeasyPrint read ``style`` attributes as HTML CSS); prefixes every ``id``, and every
-    reference to one, with ``prefix``, so that figures on one page don't share ids.
+    Drops the XML prolog and doctype; turns the style sheet's ``*`` rule and any ``style`` attribute
+    into presentation attributes (a ``*`` rule would apply to the whole page, and HTML renderers such
+    as WeasyPrint read ``style`` attributes as HTML CSS); keeps the sheet's class rules, each scoped
+    to the figure's root (``#<prefix>svg .s1``: they style this figure only, in the browser and in
+    WeasyPrint, which reads an SVG's own sheet); prefixes every ``id``, and every reference to one,
+    with ``prefix``, so that figures on one page don't share ids; drops the line breaks between elements.
     """
     start = svg.find("<svg")
     if start < 0:
         raise ValueError("not an SVG document: no <svg> element")
     svg = svg[start:]
-    sheet = re.search(r"<style[^>]*>\s*\*\s*\{([^}]*)\}\s*</style>", svg)
+    rules = ""
+    sheet = re.search(r"<style[^>]*>\s*\*\s*\{([^}]*)\}((?:\s*\.[\w-]+\s*\{[^}]*\})*)\s*</style>", svg)
     if sheet:
         svg = svg[: sheet.start()] + svg[sheet.end() :]
         svg = svg.replace("<svg ", f"<svg {style_to_attributes(sheet.group(1))} ", 1)
+        rules = "".join(f"#{prefix}svg .{name}{{{body.strip()}}}"
+                        for name, body in re.findall(r"\.([\w-]+)\s*\{([^}]*)\}", sheet.group(2)))
     if "<style" in svg:
-        raise ValueError("SVG has a <style> sheet other than Matplotlib's default one")
+        raise ValueError("SVG has a <style> sheet other than a * rule and class rules (Matplotlib's, compacted)")
     svg = re.sub(r'(?<=\s)style="([^"]*)"', lambda match: style_to_attributes(match.group(1)), svg)
     svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}\1"', svg)
     svg = re.sub(r'(xlink:href|href)="#([^"]+)"', rf'\1="#{prefix}\2"', svg)
-    return re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}\1)", svg)
+    svg = re.sub(r"<svg\b", f'<svg id="{prefix}svg"', svg, count=1)
+    if rules:
+        svg = re.sub(r"(<svg\b[^>]*>)", lambda match: f"{match.group(1)}\n<style>{rules}</style>", svg, count=1)
+    return re.sub(r">\n<", "><", re.sub(r"<defs>\s*</defs>\n?", "", svg))
+
+
+def data_path(path: str | os.PathLike) -> Path:
+    """The CSV of the numbers a figure plots: its SVG ``path`` with the suffix ``.csv`` (as
+    :func:`lossatlas.figures.figure_data_path` writes it)."""
+    return Path(path).with_suffix(".csv")
+
+
+def rebuild_command(path: str | os.PathLike, config_options: str = "") -> str:
+    """The Snakemake command that rebuilds the figure at ``path`` (and its CSV): the SVG as the target,
+    its job forced; ``config_options`` (``--configfile ...``) as the run that made it had them."""
+    options = f" {config_options}" if config_options else ""
+    return f".venv/bin/snakemake --cores all{options} --force {shlex.quote(str(path))}"
+
+
+def add_figure_data(figures: Sequence[dict], link_base: str | os.PathLike | None, config_options: str = "") -> None:
+    """Gives each figure whose CSV exists (:func:`data_path`) its ``data``, in place: ``path`` (as the
+    figure's path is given: ``results/figures/...csv`` in the workflow), ``href`` (a link relative to
+    ``link_base``, the directory of the HTML; the path itself when None), ``columns`` (the CSV's
+    header) and ``rebuild`` (:func:`rebuild_command`)."""
+    for figure in figures:
+        path = data_path(figure["path"])
+        if not path.exists():
+            figure["data"] = None
+            continue
+        with path.open(newline="", encoding="utf-8") as handle:
+            columns = next(csv.reader(handle), [])
+        href = Path(os.path.relpath(path, link_base)).as_posix() if link_base is not None else path.as_posix()
+        figure["data"] = {"path": path.as_posix(), "href": href, "columns": columns,
+                          "rebuild": rebuild_command(figure["path"], config_options)}
 
 
 def number_items(tables: Sequence[dict], figures: Sequence[dict]) -> None:

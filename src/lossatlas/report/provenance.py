@@ -127,6 +127,26 @@ def shown_command(argv: Sequence[str]) -> str:
     return shlex.join(kept)
 
 
+#: Snakemake options that choose the config: kept in the commands the report gives to rebuild a figure.
+CONFIG_OPTIONS = ("--configfile", "--configfiles", "--config", "-C")
+
+
+def config_options(argv: Sequence[str]) -> str:
+    """The options of :data:`CONFIG_OPTIONS` of a run's command line (``invocation.json``) with their
+    arguments, shell-quoted (``""`` when none)."""
+    kept, taking = [], False
+    for index, arg in enumerate(argv):
+        name = arg.split("=", 1)[0]
+        if index and name in CONFIG_OPTIONS:
+            kept.append(arg)
+            taking = "=" not in arg
+        elif taking and not arg.startswith("-"):
+            kept.append(arg)
+        else:
+            taking = False
+    return shlex.join(kept)
+
+
 def read_benchmarks(paths) -> dict[str, float]:
     """Wall seconds of each job, from Snakemake ``benchmark:`` files (first data row, column ``s``)."""
     seconds = {}
@@ -184,6 +204,7 @@ def provenance_context(benchmarks: Sequence[str | os.PathLike], repo: str | os.P
         "training_jobs": train["jobs"],
         "stages": stages,
         "command": shown_command(command) if command else None,
+        "config_options": config_options(command) if command else "",
     }
 
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -33,6 +34,8 @@ from lossatlas.views import at_default
 ANALYSIS_FILES = ("article_summary", "article_examples", "comparisons", "best_losses", "verdicts", "claim_details",
                   "tuned_rates", "mechanism", "remedies", "findings")
 LOGGERS = ("weasyprint", "fontTools")
+#: The report's script (the table explorer of Appendix A), inlined, next to the template by default.
+SCRIPT = "explore.js"
 #: The report's numbered sections, in order; those after ``results`` are shown only where the study has them.
 SECTIONS = ("question", "method", "results", "claims", "time", "rates", "discussion", "article", "threats")
 
@@ -54,6 +57,80 @@ def section_numbers(shown: Mapping[str, bool]) -> dict[str, str]:
     return {name: str(number) for number, name in enumerate(names, 1)}
 
 
+def resolve_claims(study, claims: Sequence[dict] | None, needed: bool) -> list[dict]:
+    """``claims``, or when None the config's (:func:`lossatlas.plan.claims_of`) where ``needed`` (the
+    report has analysis files or study-wide figures), else none."""
+    if claims is not None:
+        return list(claims)
+    return plan.claims_of(study) if needed else []
+
+
+def build_tables(study, cells: pd.DataFrame, analysis: Mapping[str, pd.DataFrame] | None = None,
+                 claims: Sequence[dict] = ()) -> dict:
+    """The report's tables and the parts of the context they come from, without figures, provenance
+    or rendering (:func:`build_context` and :func:`lossatlas.report.rebuild_tables` both build the
+    tables here, from the same inputs).
+
+    Returns:
+        ``ids`` (table key -> id, :func:`lossatlas.plan.table_ids`), ``default`` (the default view of
+        ``cells``), ``sections``, ``article``, ``claims``, ``comparisons``, ``time``, ``tuned``,
+        ``mechanism``, ``remedies``, ``answer``, ``appendix`` (the parts; None where the study or
+        its analysis has none) and ``tables``: every table in report order, with its id, number,
+        title and caption.
+    """
+    sections.check_cells(cells)
+    ids = table_ids(study, with_analysis=analysis is not None, claims=claims if analysis is not None else [])
+    default = at_default(cells, study)
+    parts = dict.fromkeys(("article", "claims", "comparisons", "time", "tuned", "mechanism", "remedies", "answer"))
+    parts.update(ids=ids, default=default, sections=sections.dataset_sections(cells, study))
+    if analysis is not None:
+        article = findings.article_context(analysis["article_summary"], analysis["article_examples"])
+        article["tables"] = [{"kind": "table"}, {"kind": "table"}]
+        claims_table = {"kind": "table", "claims": verdicts.claims_context(analysis["verdicts"])}
+        parts.update(article=article, claims=claims_table,
+                     comparisons=findings.comparisons_context(default, analysis["comparisons"], analysis["best_losses"], study),
+                     answer=discussion.answer_context(analysis["findings"]))
+        if "time" in ids:
+            parts["time"] = verdicts.time_context(analysis["claim_details"], claims_table["claims"])
+        if "tuned_rates" in ids:
+            parts["tuned"] = discussion.tuned_context(analysis["tuned_rates"], cells)
+        if "mechanism" in ids:
+            parts["mechanism"] = discussion.mechanism_context(analysis["mechanism"])
+        if "remedies" in ids:
+            parts["remedies"] = discussion.remedies_context(analysis["remedies"])
+    parts["appendix"] = sections.appendix_context(cells, study)
+
+    # Tables get their ids from the config (table_plan), in the order the report shows them.
+    table_list = []
+    if parts["comparisons"]:
+        for table in parts["comparisons"]["tables"]:
+            table["key"] = f"comparison:{table['experiment']}"
+        table_list += parts["comparisons"]["tables"]
+    for section in parts["sections"]:
+        if section["table"]:
+            section["table"]["key"] = f"dataset:{section['dataset']}"
+            section["table"]["dataset"] = section["dataset"]
+            table_list.append(section["table"])
+    if parts["claims"]:
+        parts["claims"]["key"] = "claims"
+        table_list.append(parts["claims"])
+    for key, name in (("time", "time"), ("tuned_rates", "tuned"), ("mechanism", "mechanism"), ("remedies", "remedies")):
+        if parts[name] is not None:
+            parts[name]["key"] = key
+            table_list.append(parts[name])
+    if parts["article"]:
+        article = parts["article"]
+        article["tables"][0].update(key="article:examples", examples=article["examples"])
+        article["tables"][1].update(key="article:comparison", comparison=article["comparison"])
+        table_list += article["tables"]
+    parts["appendix"]["key"] = "appendix"
+    table_list.append(parts["appendix"])
+    tables.assign_table_ids(table_list, ids)
+    captions.table_captions(table_list, study)
+    parts["tables"] = table_list
+    return parts
+
+
 def build_context(
     study,
     cells: pd.DataFrame,
@@ -66,6 +143,7 @@ def build_context(
     citation_file: str | os.PathLike | None = None,
     floors: pd.DataFrame | None = None,
     claims: Sequence[dict] | None = None,
+    link_base: str | os.PathLike | None = None,
 ) -> dict:
     """Everything the template shows.
 
@@ -84,67 +162,29 @@ def build_context(
         floors: the floors table (``results/aggregate/floors.csv``) the curve captions quote.
         claims: the claims of the config's claims file (:func:`lossatlas.plan.claims_of`; read from
             the config when None): with the config they decide which tables and figures there are.
+        link_base: the directory the HTML is written to: each figure links its data (its CSV, where
+            it has one) relative to it (None: by the CSV's path as given).
 
-    Tables get the ids of :func:`lossatlas.plan.table_ids` (from the config); ``citable_tables``
-    holds them as :mod:`lossatlas.report.tables` writes them.
+    Tables get the ids of :func:`lossatlas.plan.table_ids` (from the config), built by
+    :func:`build_tables`; ``citable_tables`` holds them as :mod:`lossatlas.report.tables` writes them.
     """
-    if claims is None:
-        claims = plan.claims_of(study) if analysis is not None or study_figures else []
-    sections.check_cells(cells)
-    ids = table_ids(study, with_analysis=analysis is not None, claims=claims if analysis is not None else [])
-    default = at_default(cells, study)
-    dataset_sections = sections.dataset_sections(cells, study)
+    claims = resolve_claims(study, claims, analysis is not None or bool(study_figures))
+    parts = build_tables(study, cells, analysis, claims)
+    ids, default, dataset_sections, table_list = parts["ids"], parts["default"], parts["sections"], parts["tables"]
+    article, claims_table, time, tuned = parts["article"], parts["claims"], parts["time"], parts["tuned"]
+    answer, appendix = parts["answer"], parts["appendix"]
     embed.add_curve_figures(dataset_sections, default, study, figures, floors)
     study_entries = embed.study_figure_entries(study, study_figures or {}, cells, claims, ids)
-    article = claims_table = comparisons = time = tuned = mechanism = remedies = answer = None
-    if analysis is not None:
-        article = findings.article_context(analysis["article_summary"], analysis["article_examples"])
-        article["tables"] = [{"kind": "table"}, {"kind": "table"}]
-        claims_table = {"kind": "table", "claims": verdicts.claims_context(analysis["verdicts"])}
-        comparisons = findings.comparisons_context(default, analysis["comparisons"], analysis["best_losses"], study)
-        if "time" in ids:
-            time = verdicts.time_context(analysis["claim_details"], claims_table["claims"])
-        if "tuned_rates" in ids:
-            tuned = discussion.tuned_context(analysis["tuned_rates"], cells)
-        if "mechanism" in ids:
-            mechanism = discussion.mechanism_context(analysis["mechanism"])
-        if "remedies" in ids:
-            remedies = discussion.remedies_context(analysis["remedies"])
-        answer = discussion.answer_context(analysis["findings"])
-    appendix = sections.appendix_context(cells, study)
 
-    # Tables get their ids from the config (table_plan); figures are numbered in the order shown.
-    table_list, figure_list = [], []
-    figure_list += study_entries["overview"]
-    if comparisons:
-        for table in comparisons["tables"]:
-            table["key"] = f"comparison:{table['experiment']}"
-        table_list += comparisons["tables"]
+    # Figures are numbered in the order shown.
+    figure_list = list(study_entries["overview"])
     for section in dataset_sections:
-        if section["table"]:
-            section["table"]["key"] = f"dataset:{section['dataset']}"
-            section["table"]["dataset"] = section["dataset"]
-            table_list.append(section["table"])
         figure_list += section["figures"]
-    if claims_table:
-        claims_table["key"] = "claims"
-        table_list.append(claims_table)
-    for key, table in (("time", time), ("tuned_rates", tuned), ("mechanism", mechanism), ("remedies", remedies)):
-        if table is not None:
-            table["key"] = key
-            table_list.append(table)
     figure_list += study_entries["time"] + study_entries["sensitivity"] + study_entries["mechanism"]
-    if article:
-        article["tables"][0].update(key="article:examples", examples=article["examples"])
-        article["tables"][1].update(key="article:comparison", comparison=article["comparison"])
-        table_list += article["tables"]
     figure_list += study_entries["article"]
-    appendix["key"] = "appendix"
-    table_list.append(appendix)
-    tables.assign_table_ids(table_list, ids)
     embed.number_items(table_list, figure_list)
-    captions.table_captions(table_list, study)
     prov = provenance.provenance_context(benchmarks, repo, invocation)
+    embed.add_figure_data(figure_list, link_base, prov["config_options"])
     result_columns = [title for _, title in sections.RESULT_COLUMNS]
     files = tables.citable_tables(table_list, result_columns, study.config_hash, prov["short_commit"])
     cite = provenance.citation_context(citation_file, str(prov["commit"]))
@@ -186,12 +226,12 @@ def build_context(
         "time_figures": study_entries["time"],
         "tuned": tuned,
         "sensitivity_figures": study_entries["sensitivity"],
-        "mechanism": mechanism,
+        "mechanism": parts["mechanism"],
         "mechanism_figures": study_entries["mechanism"],
-        "remedies": remedies,
-        "discussion": discussion.discussion_context(answer, claim_list, time, tuned, remedies) if answer else None,
+        "remedies": parts["remedies"],
+        "discussion": discussion.discussion_context(answer, claim_list, time, tuned, parts["remedies"]) if answer else None,
         "overview_figures": study_entries["overview"],
-        "comparisons": comparisons,
+        "comparisons": parts["comparisons"],
         "sections": dataset_sections,
         "tables": [section["table"] for section in dataset_sections if section["table"]],
         "appendix": appendix,
@@ -202,8 +242,10 @@ def build_context(
     }
 
 
-def render_html(context: Mapping, template: str | os.PathLike, style: str | os.PathLike) -> str:
-    """Renders ``context`` with the Jinja ``template`` (autoescaped), the CSS of ``style`` inlined."""
+def render_html(context: Mapping, template: str | os.PathLike, style: str | os.PathLike,
+                script: str | os.PathLike | None = None) -> str:
+    """Renders ``context`` with the Jinja ``template`` (autoescaped), the CSS of ``style`` and the
+    JavaScript of ``script`` (None: :data:`SCRIPT` next to the template, if there is one) inlined."""
     template = Path(template)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template.parent),
@@ -212,7 +254,29 @@ def render_html(context: Mapping, template: str | os.PathLike, style: str | os.P
         keep_trailing_newline=True,
     )
     css = markupsafe.Markup(Path(style).read_text(encoding="utf-8"))
-    return environment.get_template(template.name).render(**context, css=css)
+    script = template.with_name(SCRIPT) if script is None else Path(script)
+    code = script.read_text(encoding="utf-8") if script.exists() else ""
+    if "</script" in code.lower():
+        raise ValueError(f"{script}: an inlined script cannot contain '</script'")
+    return compact_html(environment.get_template(template.name).render(**context, css=css, script=markupsafe.Markup(code)))
+
+
+#: End tags HTML lets a page leave out before the elements that follow them in the report's
+#: markup (the parser closes them there): ``</td>``, ``</th>`` before a cell or the row's end,
+#: ``</tr>`` before a row or the end of its group, ``</li>`` before an item or the list's end.
+OPTIONAL_END_TAGS = re.compile(r"</t[dh]>\s*(?=<t[dh][\s>]|</tr>)|</tr>\s*(?=<tr[\s>]|</tbody>|</thead>|</table>|<tbody[\s>])"
+                               r"|</li>\s*(?=<li[\s>]|</ul>|</ol>)")
+
+
+def compact_html(html: str) -> str:
+    """``html`` without the indentation of its lines and without the end tags of
+    :data:`OPTIONAL_END_TAGS`, but inside ``<pre>``, ``<script>``, ``<textarea>`` and ``<svg>``
+    (elsewhere a line break and the spaces after it show as one space either way, and whitespace
+    between table cells or list items shows as nothing)."""
+    parts = re.split(r"(<pre\b.*?</pre>|<script\b.*?</script>|<textarea\b.*?</textarea>|<svg\b.*?</svg>)", html,
+                     flags=re.S | re.I)
+    return "".join(part if index % 2 else OPTIONAL_END_TAGS.sub("", re.sub(r"\n[ \t]+", "\n", part))
+                   for index, part in enumerate(parts))
 
 
 @contextlib.contextmanager
@@ -262,11 +326,22 @@ def write_report(
     invocation: str | os.PathLike | None = None,
     citation_file: str | os.PathLike | None = None,
     claims: Sequence[dict] | None = None,
+    script: str | os.PathLike | None = None,
+    inputs: str | os.PathLike | None = None,
 ) -> None:
     """Reads the cells and floors tables and the analysis files (name -> path, see
     :data:`ANALYSIS_FILES`), renders the report and writes it as ``html`` and ``pdf``; every table as
-    CSV, LaTeX and Markdown in ``tables_dir`` and the captions of Snakemake's own report in
-    ``captions_dir`` (each when given). ``claims``: the config's claims (read from the config when None)."""
+    CSV, LaTeX and Markdown in ``tables_dir``, the captions of Snakemake's own report in
+    ``captions_dir`` and what it was built from as ``inputs`` (``inputs.json``, for
+    :func:`lossatlas.report.rebuild_tables`), each when given. ``claims``: the config's claims (read
+    from the config when None); ``script``: the report's script (:func:`render_html`)."""
+    claims = resolve_claims(study, claims, analysis is not None or bool(study_figures))
+    if inputs is not None:
+        from lossatlas.report.rebuild import write_inputs
+
+        write_inputs(inputs, study, claims, cells=cells, floors=floors, analysis=analysis, figures=figures,
+                     study_figures=study_figures, benchmarks=benchmarks, repo=repo, invocation=invocation,
+                     citation_file=citation_file)
     context = build_context(
         study,
         results.read(cells, "cells"),
@@ -279,13 +354,14 @@ def write_report(
         citation_file,
         floors=results.read(floors, "floors"),
         claims=claims,
+        link_base=Path(html).parent,
     )
     if tables_dir is not None:
         for item in context["citable_tables"]:
             tables.write_table_files(item, tables_dir)
     if captions_dir is not None:
         captions.write_snakemake_captions(captions_dir)
-    text = render_html(context, template, style)
+    text = render_html(context, template, style, script)
     write_text(html, text)
     write_pdf(text, pdf, Path(html).resolve().parent)
     n_figures = sum(len(context[f"{part}_figures"]) for part in ("article", "overview", "time", "sensitivity", "mechanism"))

@@ -10,6 +10,8 @@ the appendix lists every cell, every rate of a tuned experiment included.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Sequence
 
 import pandas as pd
@@ -261,15 +263,33 @@ def results_tables(cells: pd.DataFrame, study) -> list[dict]:
     return tables
 
 
+def filter_options(rows: Sequence[dict], dimensions: Sequence[str]) -> list[dict]:
+    """Per coordinate of ``dimensions`` (the appendix's columns), the values its rows (:func:`appendix_rows`)
+    show, as the table shows them: ``name``, ``heading`` and ``values`` (in grid order; learning rates
+    from the smallest)."""
+    options = []
+    for dimension in dimensions:
+        values = list(dict.fromkeys(row["labels"][dimension] for row in rows))
+        if dimension == "learning_rate":
+            values.sort(key=lambda text: float(text) if text not in ("n/a", "inf") else float("inf"))
+        options.append({"name": dimension, "heading": heading(dimension), "values": values})
+    return options
+
+
 def appendix_context(cells: pd.DataFrame, study) -> dict:
     """The appendix table of every cell, every rate included: ``dimensions`` (dataset, learning
     rate, loss, activation and every other coordinate that varies), ``rows`` (:func:`appendix_rows`,
-    in grid order), ``metrics`` (headings), ``horizon`` (whether a cell was trained past the budget:
+    in grid order), ``filters`` (:func:`filter_options`: what the HTML's table explorer filters by),
+    ``fixed`` (the coordinates every cell shares: ``name``, ``heading``, ``value``), ``metrics``
+    (headings), ``horizon`` (whether a cell was trained past the budget:
     the table then says how it ended) and ``print`` (whether the PDF shows it: at most
     :data:`APPENDIX_PRINT_LIMIT` cells)."""
     rows = appendix_rows(order_cells(cells, study))
     dimensions = table_dimensions(cells, always=APPENDIX_DIMENSIONS, skip=())
     return {
+        "filters": filter_options(rows, dimensions),
+        "fixed": [{"name": d, "heading": heading(d), "value": rows[0]["labels"][d] if rows else ""}
+                  for d in CELL if d not in dimensions],
         "horizon": any(row["horizon"] for row in rows),
         "kind": "table",
         "dimensions": [{"name": d, "heading": heading(d)} for d in dimensions],
@@ -278,4 +298,38 @@ def appendix_context(cells: pd.DataFrame, study) -> dict:
         "print": len(rows) <= APPENDIX_PRINT_LIMIT,
         "print_limit": format_number(APPENDIX_PRINT_LIMIT),
         "any_flag": any(row["flag"] for row in rows),
+        # A table too long to print is sent to the browser as data, once, not as rows of markup.
+        "data": appendix_data(rows, dimensions) if len(rows) > APPENDIX_PRINT_LIMIT else None,
     }
+
+
+def interval_data(mean: str, interval: str) -> str:
+    """A mean and its CI (``"1.2"``, ``"[1.1, 1.3]"``, as :func:`lossatlas.textfmt.format_interval`
+    writes them) as the explorer's data: ``"1.2 1.1 1.3"`` (numbers never contain a space); the
+    explorer writes ``"[1.1, 1.3]"`` back."""
+    bounds = re.fullmatch(r"\[(\S+), (\S+)\]", interval)
+    if " " in mean or bounds is None:
+        raise ValueError(f"not a mean and its interval: {mean!r} {interval!r}")
+    return f"{mean} {bounds.group(1)} {bounds.group(2)}"
+
+
+def appendix_data(rows: Sequence[dict], dimensions: Sequence[str]) -> str:
+    """The appendix's rows (:func:`appendix_rows`) as compact JSON, for the HTML's table explorer
+    (``report/explore.js``) to build the table from: ``values`` (per column of ``dimensions``, the
+    values of :func:`filter_options`), ``flag`` (the column a flag follows: the activation's),
+    ``metrics`` (how many metrics a row has) and ``rows``, each: the index of its value of every coordinate column, its flag (1: the output
+    activation cannot reach the targets), its seeds, each metric's mean and CI
+    (:func:`interval_data`), its R² and how training past the budget ended (left out when it was
+    not). ``<``, ``>`` and ``&`` are escaped (``\\u003c``, ...): the text is safe inside a
+    ``<script>`` element."""
+    values = [option["values"] for option in filter_options(rows, dimensions)]
+    index = [{value: number for number, value in enumerate(column)} for column in values]
+    encoded = []
+    for row in rows:
+        fields = [*(index[i][row["labels"][d]] for i, d in enumerate(dimensions)), int(bool(row["flag"])), row["seeds"],
+                  *(interval_data(metric["mean"], metric["ci"]) for metric in row["metrics"]), row["r2"], row["horizon"]]
+        encoded.append(fields if fields[-1] else fields[:-1])
+    flag = list(dimensions).index("activation") if "activation" in dimensions else 0
+    text = json.dumps({"values": values, "flag": flag, "metrics": len(SUMMARY_METRICS), "rows": encoded},
+                      ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import unicodedata
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -21,10 +22,20 @@ from lossatlas.plan import table_paths
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
-    # Characters pdfLaTeX's UTF-8 input does not know without extra packages.
-    "≤": r"$\leq$", "≥": r"$\geq$", "†": r"\dag{}", "²": r"\textsuperscript{2}", "×": r"$\times$", "σ": r"$\sigma$",
-    "−": r"$-$", "½": r"$\frac{1}{2}$", "·": r"$\cdot$", "δ": r"$\delta$", "Δ": r"$\Delta$", "—": "---",
+    # Characters pdfLaTeX's UTF-8 input does not know without extra packages (math mode needs none).
+    "≤": r"$\leq$", "≥": r"$\geq$", "†": r"\dag{}", "‡": r"\ddag{}", "²": r"\textsuperscript{2}",
+    "³": r"\textsuperscript{3}", "×": r"$\times$", "−": r"$-$", "½": r"$\frac{1}{2}$", "·": r"$\cdot$", "—": "---",
+    "–": "--", "…": r"\ldots{}", "√": r"$\surd$", "∝": r"$\propto$", "≈": r"$\approx$", "≠": r"$\neq$",
+    "±": r"$\pm$", "∞": r"$\infty$", "→": r"$\rightarrow$", "←": r"$\leftarrow$", "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$", "°": r"\textdegree{}", "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",
+    **{greek: f"$\\{name}$" for greek, name in zip(
+        "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΦΨΩ",
+        ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon phi chi "
+         "psi omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega").split())},
 }
+#: Tables with more rows than this (more than a page) are written as a ``longtable``, which breaks
+#: across pages (and keeps TeX's memory bounded for thousands of rows); the others as a ``table`` float.
+LONGTABLE_ROWS = 60
 
 
 #: The value columns of the tuned-rates and mechanism tables: (row field, heading, alignment).
@@ -169,31 +180,81 @@ def to_csv(table: Mapping) -> str:
     return out.getvalue()
 
 
+def latex_character(char: str) -> str:
+    """One character as pdfLaTeX reads it with UTF-8 input and T1 fonts (no other package): a special
+    or a symbol of :data:`LATEX_SPECIALS` as its command, ASCII and Latin-1 letters as
+    they are, another character by its decomposition when that is ASCII (``ﬁ`` -> ``fi``), else by
+    its code point (``[U+2603]``), so that no text stops the compilation."""
+    if char in LATEX_SPECIALS:
+        return LATEX_SPECIALS[char]
+    if ord(char) < 0x100 and (char.isprintable() or char == " "):
+        return char if ord(char) < 0x80 or char.isalpha() else f"[U+{ord(char):04X}]"
+    plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+    return "".join(LATEX_SPECIALS.get(c, c) for c in plain) if plain.strip() else f"[U+{ord(char):04X}]"
+
+
 def latex_escape(text: str) -> str:
-    """``text`` with LaTeX's special characters escaped (UTF-8 otherwise kept)."""
-    return "".join(LATEX_SPECIALS.get(char, char) for char in " ".join(str(text).split()))
+    """``text`` on one line with LaTeX's special characters escaped and every character pdfLaTeX
+    could not read replaced (:func:`latex_character`)."""
+    return "".join(latex_character(char) for char in " ".join(str(text).split()))
+
+
+def latex_row(cells: Sequence[str]) -> str:
+    """One row of a tabular: its cells escaped, joined by ``&``, ended by ``\\\\``; led by ``{}`` where
+    it starts with ``[`` or ``*``, which the ``\\\\`` or rule before it would read as its argument."""
+    text = " & ".join(latex_escape(cell) for cell in cells)
+    return ("{}" if text.startswith(("[", "*")) else "") + text + " \\\\"
+
+
+def latex_packages(table: Mapping) -> list[str]:
+    """The packages :func:`to_latex`'s text of ``table`` needs besides the kernel (and, for its
+    letters, ``\\usepackage[T1]{fontenc}``): booktabs, and longtable for a long table."""
+    return ["booktabs", *(["longtable"] if len(table["rows"]) > LONGTABLE_ROWS else [])]
 
 
 def to_latex(table: Mapping) -> str:
-    """The table as a LaTeX ``table`` float with a booktabs ``tabular`` (``\\toprule``, ``\\midrule``,
-    ``\\bottomrule``), its caption and ``\\label{tab:<id>}``; needs ``\\usepackage{booktabs}``."""
+    """The table in LaTeX with booktabs rules (``\\toprule``, ``\\midrule``, ``\\bottomrule``), its
+    caption and ``\\label{tab:<id>}``: a ``table`` float holding a ``tabular``, or, for more than
+    :data:`LONGTABLE_ROWS` rows, a ``longtable`` that breaks across pages (its headings repeated). Its
+    first line says what it needs (:func:`latex_packages`); wide tables are set smaller, with less
+    space between columns (an overfull line is a warning, not an error)."""
     check_table(table)
     align = "".join(table.get("align") or "l" * len(table["columns"]))
-    lines = [
-        f"% {table['id']} (Loss Atlas); needs \\usepackage{{booktabs}}",
-        "\\begin{table}[htbp]",
-        "\\centering",
-        f"\\caption{{{latex_escape(table['caption'])}}}",
-        f"\\label{{tab:{table['id']}}}",
-        f"\\begin{{tabular}}{{{align}}}",
-        "\\toprule",
-        " & ".join(latex_escape(h) for h in table["columns"]) + " \\\\",
-        "\\midrule",
-        *(" & ".join(latex_escape(c) for c in row) + " \\\\" for row in table["rows"]),
-        "\\bottomrule",
-        "\\end{tabular}",
-        "\\end{table}",
-    ]
+    width = len(table["columns"])
+    size = "\\small" if width <= 8 else "\\footnotesize" if width <= 11 else "\\scriptsize"
+    headings = latex_row(table["columns"])
+    rows = [latex_row(row) for row in table["rows"]]
+    needs = " and ".join(f"\\usepackage{{{name}}}" for name in latex_packages(table))
+    caption = f"\\caption{{{latex_escape(table['caption'])}}}\\label{{tab:{table['id']}}}"
+    if "longtable" in needs:
+        body = [
+            "\\begingroup",
+            size,
+            "\\setlength{\\tabcolsep}{3pt}",
+            f"\\begin{{longtable}}{{{align}}}",
+            caption + " \\\\",
+            "\\toprule", headings, "\\midrule", "\\endfirsthead",
+            f"\\multicolumn{{{width}}}{{l}}{{Table~\\thetable{{}} ({table['id']}), continued}} \\\\",
+            "\\toprule", headings, "\\midrule", "\\endhead",
+            "\\bottomrule", "\\endlastfoot",
+            *rows,
+            "\\end{longtable}",
+            "\\endgroup",
+        ]
+    else:
+        body = [
+            "\\begin{table}[htbp]",
+            "\\centering",
+            *([size, "\\setlength{\\tabcolsep}{3pt}"] if width > 6 else []),
+            caption,
+            f"\\begin{{tabular}}{{{align}}}",
+            "\\toprule", headings, "\\midrule",
+            *rows,
+            "\\bottomrule",
+            "\\end{tabular}",
+            "\\end{table}",
+        ]
+    lines = [f"% {table['id']} (Loss Atlas); needs {needs}, and \\usepackage[T1]{{fontenc}} for its letters", *body]
     return "\n".join(lines) + "\n"
 
 
