@@ -507,3 +507,9 @@ def test_the_report_rules_import_only_the_plan():
     text = (REPO / "workflow" / "rules" / "report.smk").read_text()
     modules = set(re.findall(r"^\s*(?:import|from)\s+([\w.]+)", text, re.MULTILINE))
     assert {m for m in modules if m.startswith("lossatlas")} == {"lossatlas.plan"}
+
+
+def test_epoch_tick_labels_stay_short_on_long_horizons():
+    from lossatlas.figures.style import short_count
+
+    assert [short_count(value) for value in (0, 800, 2500, 40000, 100000, 1.2e6)] == ["0", "800", "2.5k", "40k", "100k", "1.2M"]

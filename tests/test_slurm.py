@@ -26,6 +26,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import copy_workflow
+
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 PARTITION = "debug"  # the test cluster's partition (tests/slurm/cluster.sh)
@@ -142,11 +144,7 @@ def slurm_cluster(deadline):
 
 def workflow_copy(dest: Path) -> Path:
     dest.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", ".snakemake", "results")
-    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
-    for folder in ("workflow", "config", "profiles"):
-        shutil.copytree(REPO / folder, dest / folder, ignore=ignore)
-    return dest
+    return copy_workflow(dest)
 
 
 def snakemake_env() -> dict:
