@@ -260,17 +260,18 @@ def test_the_repository_cff_makes_a_bibtex_entry(tmp_path):
 
 
 def test_stage_times_from_benchmark_files(tmp_path):
-    def bench(relative, seconds):
+    def bench(relative, seconds, rss="NA"):
         path = tmp_path / "results" / "benchmarks" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:00\t1\n")
+        path.write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:00:00\t{rss}\n")
         return path
 
-    paths = [bench("train/grid/mse/job000.tsv", 2.5), bench("train/grid/mae/job001.tsv", 4), bench("aggregate.tsv", 1.25),
+    paths = [bench("train/grid/mse/job000.tsv", 2.5, 700.4), bench("train/grid/mae/job001.tsv", 4, 512), bench("aggregate.tsv", 1.25),
              bench("figures/seed_small/article.tsv", 3), bench("figures/study.tsv", 7), bench("datasets/seed_small.tsv", 0.5)]
     stages = provenance.stage_times(paths)
     assert [s["stage"] for s in stages] == ["dataset", "train", "aggregate", "figures", "study_figures"]
-    assert stages[1] == {"stage": "train", "jobs": "2", "total": "6.5", "max": "4"}
+    assert stages[1] == {"stage": "train", "jobs": "2", "total": "6.5", "max": "4", "peak_rss_mib": "700"}
+    assert stages[2]["peak_rss_mib"] == "n/a"  # Snakemake writes NA where it could not measure
     context = provenance.provenance_context(paths, tmp_path)
     assert context["training_seconds"] == "6.5" and context["training_jobs"] == "2"
 

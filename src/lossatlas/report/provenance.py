@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import re
@@ -147,13 +148,19 @@ def config_options(argv: Sequence[str]) -> str:
     return shlex.join(kept)
 
 
-def read_benchmarks(paths) -> dict[str, float]:
-    """Wall seconds of each job, from Snakemake ``benchmark:`` files (first data row, column ``s``)."""
-    seconds = {}
+def read_benchmarks(paths) -> dict[str, tuple[float, float | None]]:
+    """Wall seconds and peak resident memory (MiB; None where Snakemake could not measure it) of
+    each job, from Snakemake ``benchmark:`` files (first data row, columns ``s`` and ``max_rss``)."""
+    jobs = {}
     for path in paths:
-        lines = Path(path).read_text().splitlines()
-        seconds[str(path)] = float(lines[1].split("\t")[0])
-    return seconds
+        header, row = (line.split("\t") for line in Path(path).read_text().splitlines()[:2])
+        values = dict(zip(header, row))
+        try:
+            rss = float(values.get("max_rss", "NA"))
+        except ValueError:  # "NA" or "-": not measured
+            rss = None
+        jobs[str(path)] = (float(values["s"]), rss if rss is not None and math.isfinite(rss) else None)
+    return jobs
 
 
 def benchmark_stage(path: str | os.PathLike) -> str:
@@ -167,18 +174,22 @@ def benchmark_stage(path: str | os.PathLike) -> str:
 
 
 def stage_times(paths: Sequence[str | os.PathLike]) -> list[dict]:
-    """Per stage (rule) of the benchmark files ``paths``: jobs, total and max wall seconds (first data
-    row of each file), in pipeline order, then any other stage by name."""
-    seconds = read_benchmarks(paths)
-    stages: dict[str, list[float]] = {}
-    for path, value in seconds.items():
-        stages.setdefault(benchmark_stage(path), []).append(value)
+    """Per stage (rule) of the benchmark files ``paths``: jobs, total and max wall seconds and the
+    largest peak resident memory of one job in MiB ("n/a" where none was measured), in pipeline
+    order, then any other stage by name."""
+    stages: dict[str, list[tuple[float, float | None]]] = {}
+    for path, job in read_benchmarks(paths).items():
+        stages.setdefault(benchmark_stage(path), []).append(job)
     order = list(dict.fromkeys(STAGES.values()))
     names = sorted(stages, key=lambda s: (order.index(s) if s in order else len(order), s))
-    return [
-        {"stage": s, "jobs": format_number(len(stages[s])), "total": format_number(sum(stages[s])), "max": format_number(max(stages[s]))}
-        for s in names
-    ]
+    rows = []
+    for name in names:
+        seconds = [job[0] for job in stages[name]]
+        memory = [job[1] for job in stages[name] if job[1] is not None]
+        rows.append({"stage": name, "jobs": format_number(len(seconds)), "total": format_number(sum(seconds)),
+                     "max": format_number(max(seconds)),
+                     "peak_rss_mib": format_number(round(max(memory))) if memory else "n/a"})
+    return rows
 
 
 def provenance_context(benchmarks: Sequence[str | os.PathLike], repo: str | os.PathLike,
@@ -189,8 +200,8 @@ def provenance_context(benchmarks: Sequence[str | os.PathLike], repo: str | os.P
     stages = stage_times(benchmarks)
     train = next((s for s in stages if s["stage"] == "train"), None)
     if train is None:  # benchmark files not under results/benchmarks/train: count them all as training
-        seconds = read_benchmarks(benchmarks)
-        train = {"total": format_number(sum(seconds.values())), "jobs": format_number(len(seconds))}
+        seconds = [job[0] for job in read_benchmarks(benchmarks).values()]
+        train = {"total": format_number(sum(seconds)), "jobs": format_number(len(seconds))}
     git = git_state(repo)
     dirty = {True: "yes", False: "no", None: "unknown"}[git["dirty"]]
     command = read_invocation(invocation).get("command") if invocation else None
