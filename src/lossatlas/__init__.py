@@ -1,4 +1,11 @@
-"""Loss Atlas: a benchmark of why gradients "go missing" with MSE in Keras.
+"""Loss Atlas: a benchmark of why gradients "go missing" with MSE in Keras, and which remedies work.
+
+Data flows one way, each stage reading only what the stages before it wrote:
+config (:mod:`lossatlas.config`, :mod:`lossatlas.study`) -> datasets (:mod:`lossatlas.datasets`) ->
+training (:mod:`lossatlas.engine`, :mod:`lossatlas.train`) -> aggregation (:mod:`lossatlas.aggregate`) ->
+analysis (:mod:`lossatlas.analysis`, :mod:`lossatlas.claims`, :mod:`lossatlas.mechanism`) ->
+figures (:mod:`lossatlas.figures`) and the report (:mod:`lossatlas.report`), which never import each
+other and decide nothing. :mod:`lossatlas.results` describes every table.
 
 Importing the package sets TensorFlow's C++ log level so that CPU-feature banners stay out of the
 user's terminal; TensorFlow itself is only imported by the modules that train (``lossatlas.backend``).
@@ -11,4 +18,4 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # these tiny matmuls, so it is off (the same for the engine and the fit reference).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
