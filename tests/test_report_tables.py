@@ -83,22 +83,33 @@ def test_table_ids_come_from_the_config(study, tmp_path):
     assert f"Holm at {textfmt.format_number(study.config['statistics']['alpha'])}" in comparison["caption"]
 
 
-def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    cells, floors = tmp_path / "cells.csv", tmp_path / "floors.csv"
+def write_report_inputs(study, aggregate_dir, analysis_dir):
+    """Write the test's cells, floors and analysis tables as the pipeline names them; return their paths
+    (cells, floors, {analysis name: path})."""
+    aggregate_dir.mkdir(parents=True, exist_ok=True)
+    analysis_dir.mkdir(parents=True, exist_ok=True)
+    cells, floors = aggregate_dir / "cells.csv", aggregate_dir / "floors.csv"
     cells_table(study).to_csv(cells, index=False)
     floors_table().to_csv(floors, index=False)
+    tables = analysis_tables()
     analysis = {}
-    for name, frame in analysis_tables().items():
+    for name in report.ANALYSIS_FILES:
+        frame = tables[name]
         if name == "findings":
-            analysis[name] = tmp_path / "findings.json"
+            analysis[name] = analysis_dir / "findings.json"
             analysis[name].write_text(json.dumps(frame))
-            continue
-        analysis[name] = tmp_path / f"{name}.csv"
-        frame.to_csv(analysis[name], index=False)
+        else:
+            analysis[name] = analysis_dir / f"{name}.csv"
+            frame.to_csv(analysis[name], index=False)
+    return cells, floors, analysis
+
+
+def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    cells, floors, analysis = write_report_inputs(study, tmp_path, tmp_path)
     out = tmp_path / "report"
     report.write_report(
-        study, cells=cells, floors=floors, analysis={name: analysis[name] for name in report.ANALYSIS_FILES},
+        study, cells=cells, floors=floors, analysis=analysis,
         figures={}, study_figures={}, benchmarks=[], template=REPO / "report" / "template.html.j2",
         style=REPO / "report" / "style.css", html=out / "report.html", pdf=out / "report.pdf",
         tables_dir=out / "tables", captions_dir=out / "captions", repo=tmp_path,
@@ -117,21 +128,10 @@ def test_rebuild_tables_gives_each_csv_as_the_report_stage_writes_it(study, tmp_
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     results = tmp_path / "results"
-    (results / "aggregate").mkdir(parents=True)
-    cells, floors = results / "aggregate" / "cells.csv", results / "aggregate" / "floors.csv"
-    cells_table(study).to_csv(cells, index=False)
-    floors_table().to_csv(floors, index=False)
-    analysis = {}
-    for name, frame in analysis_tables().items():
-        analysis[name] = results / "analysis" / (f"{name}.json" if name == "findings" else f"{name}.csv")
-        analysis[name].parent.mkdir(exist_ok=True)
-        if name == "findings":
-            analysis[name].write_text(json.dumps(frame))
-        else:
-            frame.to_csv(analysis[name], index=False)
+    cells, floors, analysis = write_report_inputs(study, results / "aggregate", results / "analysis")
     out = results / "report"
     report.write_report(
-        study, cells=cells, floors=floors, analysis={name: analysis[name] for name in report.ANALYSIS_FILES},
+        study, cells=cells, floors=floors, analysis=analysis,
         figures={}, study_figures={}, benchmarks=[], template=REPO / "report" / "template.html.j2",
         style=REPO / "report" / "style.css", html=out / "report.html", pdf=out / "report.pdf",
         tables_dir=out / "tables", repo=tmp_path, inputs=out / "inputs.json",

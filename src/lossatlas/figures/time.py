@@ -136,6 +136,18 @@ def group_title(group: Mapping) -> str:
     return f"{', '.join(group['claims'])}: {pairs}"
 
 
+def log_x_axis(ax, threshold: float, xlabel: str, ylabel: str) -> None:
+    """A panel's log x axis with its grid and labels (the y label on the first column only) and the
+    target's line at ``threshold``."""
+    ax.axhline(threshold, zorder=2, **THRESHOLD_STYLE)
+    ax.set_xscale("log")
+    log_ticks(ax)
+    ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
+    ax.set_xlabel(xlabel)
+    if ax.get_subplotspec().is_first_col():
+        ax.set_ylabel(ylabel)
+
+
 def plot_time_to_target(lines: pd.DataFrame, group: Mapping, threshold: float) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Median test nRMSE against optimizer steps (log-log), over the whole horizon, for the cells a
     group of time-judged claims compares (``group``: one of :func:`lossatlas.plan.time_groups`): one
@@ -173,14 +185,8 @@ def plot_time_to_target(lines: pd.DataFrame, group: Mapping, threshold: float) -
                             color=colors[level], **{"markeredgecolor": colors[level], **marker})
             for budget in sorted(set(drawn["budget_steps"])):
                 ax.axvline(float(budget), zorder=1, **BUDGET_STYLE)
-            ax.axhline(threshold, zorder=2, **THRESHOLD_STYLE)
             ax.axhline(1.0, zorder=2, **FLOOR_STYLES["raw"])
-            ax.set_xscale("log")
-            log_ticks(ax)
-            ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
-            ax.set_xlabel("optimizer steps")
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel("median test nRMSE")
+            log_x_axis(ax, threshold, "optimizer steps", "median test nRMSE")
             ax.set_title(context_title(group["contexts"][index]) if group["contexts"] else "all")
             if drawn.empty:
                 ax.text(0.5, 0.5, "no evaluations", transform=ax.transAxes, ha="center", va="center", color="0.4")
@@ -271,13 +277,7 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
             rate = default_rates.get(str(panel["optimizer"]))
             if rate is not None:
                 ax.axvline(rate, zorder=1, color="0.35", linestyle=":", linewidth=1.0)
-            ax.axhline(threshold, zorder=2, **THRESHOLD_STYLE)
-            ax.set_xscale("log")
-            log_ticks(ax)
-            ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
-            ax.set_xlabel("learning rate")
-            if ax.get_subplotspec().is_first_col():
-                ax.set_ylabel("median final test nRMSE")
+            log_x_axis(ax, threshold, "learning rate", "median final test nRMSE")
             ax.set_title(sensitivity_title(panel, shown))
         axes[0].set_yscale(y_scale(np.concatenate(values)))
         handles = [Line2D([], [], linewidth=1.0, markersize=2.5, **styles[key]) for key in keys]
