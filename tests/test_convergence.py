@@ -109,3 +109,26 @@ def test_time_ratio_by_hand():
     assert result["ratio_ci_low"] == result["ratio_ci_high"] == 10.0  # every resample keeps the ratio exactly
     never = time_ratio([4, 8, 8, 12, 4], [True] * 5, [40, 80, 80, 120, 40], [False] * 5, 1000, 0)
     assert never["ratio"] == math.inf and never["ratio_ci_low"] == math.inf
+
+
+@pytest.mark.parametrize("factors, rates", [(None, {0.001, 0.01, 0.1}), ([], {0.001, 0.1})])
+def test_the_rates_past_the_budget_are_the_default_the_tuned_and_the_experiments_multiples(factors, rates):
+    """Smoke's sweep is 0.001, 0.01, 0.1 (Adam's default 0.001); the validation error below makes 0.1
+    each cell's tuned rate. The horizon section's multiples (0.1 and 10) add 0.01, where the sweep has
+    it; an experiment's own ``horizon_rate_factors: []`` adds none."""
+    from helpers import edited, smoke_config
+    from lossatlas.config import load_study
+    from lossatlas.results import TRIAL
+    from lossatlas.train import horizon_cells
+
+    config = smoke_config() if factors is None else edited(smoke_config(), "experiments.long.horizon_rate_factors", factors)
+    study = load_study(config)
+    cells = [cell for cell in study.cells if cell.experiment == "long"]
+    budget = study.experiments["long"].epochs
+    rows = [{**vars(cell), "seed": seed, "epoch": budget, "validation_rmse": 1.0 / cell.learning_rate}
+            for cell in cells for seed in range(3)]
+    evals = pd.DataFrame(rows)
+    diverged = evals[TRIAL].assign(diverged=False)
+    chosen = horizon_cells(study, cells, evals, diverged, budget)
+    assert {cell.learning_rate for cell in chosen} == rates
+    assert {cell.key()[:6] + cell.key()[7:] for cell in chosen} == {cell.key()[:6] + cell.key()[7:] for cell in cells}

@@ -86,6 +86,8 @@ BAD_CONFIGS = [
     (("horizon.cap_steps", 0), "horizon.cap_steps"),
     (("horizon.stall_improvement", 2.0), "horizon.stall_improvement"),
     (("horizon.learning_rate_factors", [0]), "horizon.learning_rate_factors.0"),
+    (("experiments.article.horizon_rate_factors", [10]), "experiments.article.horizon_rate_factors"),
+    (("experiments.long.horizon_rate_factors", [-1]), "experiments.long.horizon_rate_factors.0"),
     (("statistics.alpha", 1.0), "statistics.alpha"),
     (("statistics.bootstrap_resamples", 0), "statistics.bootstrap_resamples"),
     (("limits.max_trial_steps", 1000), "limits.max_trial_steps"),
@@ -144,6 +146,17 @@ def test_a_bad_claims_file_is_refused_naming_the_claim_and_key(tmp_path, case):
     with pytest.raises(ClaimsError) as error:
         check_claims(load_claims(path), load_study(smoke_config()), path)
     assert str(path) in str(error.value) and expected in str(error.value), str(error.value)
+
+
+def test_a_rate_claim_by_time_needs_its_multiples_trained_past_the_budget(tmp_path):
+    """S5 compares ten times the default rate with the default by time to target: an experiment whose
+    horizon_rate_factors leave out 10 cannot answer it, and the claims check says so at parse time."""
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(yaml.safe_load((REPO / "config" / "claims-smoke.yaml").read_text())))
+    config = edited(smoke_config(), "experiments.long.horizon_rate_factors", [0.1])
+    with pytest.raises(ClaimsError, match="claim S5: key 'pairs' = '10': experiment long does not train"):
+        check_claims(load_claims(path), load_study(config), path)
+    check_claims(load_claims(path), load_study(edited(smoke_config(), "experiments.long.horizon_rate_factors", [10])), path)
 
 
 def test_duplicate_yaml_keys_are_refused_with_their_line(tmp_path):

@@ -188,6 +188,13 @@ def check_claims(claims: dict, study, path: str | Path = "claims") -> None:
         if "time" in claim["judged_by"] and not all(study.experiments[e].horizon for e in experiments):
             raise ClaimsError(f"{where}: key 'judged_by': time to target needs experiments with horizon: true "
                               f"({', '.join(sorted(e for e in experiments if not study.experiments[e].horizon))} has none)")
+        if contrast == "learning_rate_factor" and "time" in claim["judged_by"]:
+            for experiment in sorted(experiments):
+                trained = {f"{factor:.3g}" for factor in (1.0, *study.horizon_rate_factors(experiment))}
+                missing = sorted({str(level) for pair in claim["pairs"] for level in pair} - trained)
+                if missing:
+                    raise ClaimsError(f"{where}: key 'pairs' = {missing[0]!r}: experiment {experiment} does not train that "
+                                      f"multiple of the default rate past the budget (its horizon_rate_factors)")
         if "tuned" in claim["rates"] and not all(study.experiments[e].tune for e in experiments):
             raise ClaimsError(f"{where}: key 'rates': the tuned rate needs experiments with tune: true "
                               f"({', '.join(sorted(e for e in experiments if not study.experiments[e].tune))} has none)")

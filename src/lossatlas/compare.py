@@ -48,6 +48,8 @@ COMPARISON_KEYS = (
 
 #: Zero differences are handled with Pratt's method; see :func:`wilcoxon_test`.
 WILCOXON_ZERO_METHOD = "pratt"
+#: Up to this many pairs, a sample with ties or zeros is tested with all 2**n sign flips (as scipy does).
+EXACT_FLIPS_MAX_N = 13
 
 
 def _one_dimensional(values, name: str) -> np.ndarray:
@@ -104,6 +106,17 @@ def wilcoxon_test(differences) -> tuple[float, float]:
         return (np.nan, np.nan)
     if np.all(differences == 0):
         return (0.0, 1.0)
+    magnitudes = np.abs(differences)
+    tied = np.any(differences == 0) or np.unique(magnitudes).size < magnitudes.size
+    if tied and differences.size <= EXACT_FLIPS_MAX_N:
+        # What scipy's method="auto" does here, every sign flip, with the statistic applied to all
+        # flips at once (scipy applies it to one flip at a time: about 0.3 s per test at n = 10).
+        ranks = stats.rankdata(magnitudes)  # a flip changes no |d|, so no rank
+        result = stats.permutation_test(
+            (differences,), lambda flipped, axis: np.sum(ranks * (flipped > 0), axis=axis),
+            permutation_type="samples", vectorized=True, n_resamples=np.inf, alternative="two-sided")
+        r_plus, r_minus = ranks[differences > 0].sum(), ranks[differences < 0].sum()
+        return (float(min(r_plus, r_minus)), float(result.pvalue))
     result = stats.wilcoxon(differences, zero_method=WILCOXON_ZERO_METHOD, alternative="two-sided")
     return (float(result.statistic), float(result.pvalue))
 

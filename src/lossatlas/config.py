@@ -188,6 +188,8 @@ def _check_options(config: dict) -> None:
                     _choose(f"experiments.{label}.{dimension}", value, choices)
         if spec["eval_every"] > spec["epochs"]:
             _fail(f"experiments.{label}.eval_every", spec["eval_every"], f"must not exceed the experiment's epochs ({spec['epochs']})")
+        if "horizon_rate_factors" in spec and not spec["horizon"]:
+            _fail(f"experiments.{label}.horizon_rate_factors", spec["horizon_rate_factors"], "needs horizon: true")
 
 
 def _check_custom(key: str, value: str, kind: str) -> None:
@@ -228,6 +230,7 @@ def load_study(config: dict) -> Study:
             n_seeds=spec.get("n_seeds", config["n_seeds"]),
             tune=spec["tune"],
             horizon=spec["horizon"],
+            horizon_rate_factors=tuple(spec["horizon_rate_factors"]) if "horizon_rate_factors" in spec else None,
         )
         for label, spec in config["experiments"].items()
     }

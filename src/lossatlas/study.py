@@ -144,6 +144,8 @@ class Experiment:
     n_seeds: int = 1
     tune: bool = False
     horizon: bool = False
+    #: multiples of the default rate trained past the budget; None: the horizon section's
+    horizon_rate_factors: tuple[float, ...] | None = None
 
     @property
     def by_context(self) -> bool:
@@ -209,6 +211,12 @@ class Study:
 
     def steps_per_epoch(self, experiment: str, dataset: str) -> int:
         return -(-self.datasets[dataset].n_train // self.experiments[experiment].batch_size)
+
+    def horizon_rate_factors(self, experiment: str) -> tuple[float, ...]:
+        """The multiples of the default rate that ``experiment`` trains past the budget (its own, or the
+        horizon section's ``learning_rate_factors``)."""
+        own = self.experiments[experiment].horizon_rate_factors
+        return tuple(self.config["horizon"]["learning_rate_factors"]) if own is None else own
 
     def horizon(self, experiment: str, dataset: str) -> Horizon:
         """The horizon of ``experiment`` on ``dataset`` in epochs (the config's ``horizon`` section;

@@ -289,8 +289,8 @@ def extend_sweep(study: Study, cells: list[Cell], evals: pd.DataFrame, diverged:
 
 def horizon_cells(study: Study, cells: list[Cell], evals: pd.DataFrame, diverged: pd.DataFrame, budget: int) -> set[Cell]:
     """The cells trained past the budget: each cell's default rate, its tuned rate, and its
-    default times each of the config's ``horizon.learning_rate_factors`` (where the sweep has it)."""
-    factors = [1.0, *study.config["horizon"]["learning_rate_factors"]]
+    default times each of the experiment's horizon rate factors (where the sweep has it)."""
+    factors = [1.0, *study.horizon_rate_factors(cells[0].experiment)]
     chosen = set()
     by_base = {}
     for cell in cells:

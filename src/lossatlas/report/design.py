@@ -180,6 +180,20 @@ def tuning_context(study) -> dict:
     }
 
 
+def rate_factors_text(study) -> str:
+    """The multiples of the default rate trained past the budget, as words: one list when every horizon
+    experiment trains the same ones, else per experiment ("0.1× and 10× in remedies; none in clipping")."""
+    by_factors: dict[tuple, list[str]] = {}
+    for label, experiment in study.experiments.items():
+        if experiment.horizon:
+            by_factors.setdefault(study.horizon_rate_factors(label), []).append(label)
+    def words(factors):
+        return join_words([f"{format_number(f)}×" for f in factors]) or "none"
+    if len(by_factors) <= 1:
+        return words(next(iter(by_factors), ()))
+    return "; ".join(f"{words(factors)} in {join_words(labels)}" for factors, labels in by_factors.items())
+
+
 def horizon_context(study) -> dict:
     """The horizon settings and the stall rule (the config's ``horizon`` section), as text."""
     horizon = study.config["horizon"]
@@ -189,7 +203,7 @@ def horizon_context(study) -> dict:
         "stall_improvement": format_number(horizon["stall_improvement"]),
         "stall_improvement_percent": format_number(100 * horizon["stall_improvement"]),
         "stall_factor": format_number(horizon["stall_factor"]),
-        "factors": join_words([f"{format_number(f)}×" for f in horizon.get("learning_rate_factors", [])]),
+        "factors": rate_factors_text(study),
     }
 
 
