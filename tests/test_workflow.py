@@ -43,6 +43,30 @@ def test_report_tables_carry_the_aggregated_numbers(smoke_run):
         assert f'id="{table_id}"' in html
 
 
+def test_the_results_load_from_python_with_every_column_described(smoke_run):
+    """lossatlas.results loads each tidy table of a run as a checked DataFrame; every column it
+    has is described in lossatlas.results.TABLES (a per-job table is read with read())."""
+    from lossatlas import results
+
+    directory, _ = smoke_run
+    for name, table in results.TABLES.items():
+        if "{" in table.path:
+            frames = [results.read(path, name) for path in sorted((directory / "results").glob(table.path.replace("{experiment}", "*").replace("{group}", "*").replace("{job}", "*")))]
+            assert frames, name
+            frame = frames[0]
+        else:
+            frame = results.load(name, directory / "results")
+        assert len(frame) > 0, name
+        # {k} stands for a layer number, any other {name} for a metric's name
+        described = [re.compile(re.sub(r"\\\{(\w+)\\\}", lambda m: r"\d+" if m.group(1) == "k" else r"\w+", re.escape(column)))
+                     for column in table.columns]
+        undescribed = [column for column in frame.columns if not any(pattern.fullmatch(column) for pattern in described)]
+        assert not undescribed, f"{name}: {undescribed}"
+        assert name in results.describe(name)
+    cells = results.load("cells", directory / "results")
+    assert cells["learning_rate"].dtype == float and cells["dataset"].map(type).eq(str).all()
+
+
 def test_outputs_are_complete_and_rerun_does_nothing(smoke_run):
     directory, _ = smoke_run
     trials = pd.read_parquet(directory / "results/aggregate/trials.parquet")

@@ -5,7 +5,7 @@
 #                                    apt starts no services)
 #   tests/slurm/cluster.sh start     write /etc/slurm/slurm.conf for this host, start munged, slurmctld
 #                                    and slurmd without systemd, wait until the node is idle
-#   tests/slurm/cluster.sh stop      stop the daemons by their pid files
+#   tests/slurm/cluster.sh stop      stop the daemons by their pid files, remove the slurm.conf it wrote
 #   tests/slurm/cluster.sh status    exit 0 if all three daemons run, 1 otherwise
 #
 # All traffic stays on 127.0.0.1. Accounting storage is off (so no sacct); completed jobs stay visible
@@ -183,6 +183,11 @@ do_stop() {
     stop_one slurmd "$SLURMD_PID"
     stop_one slurmctld "$SLURMCTLD_PID"
     stop_one munged "$MUNGED_PID"
+    # Without its controller, a left-over slurm.conf makes every SLURM client wait about 10 s for it,
+    # and Snakemake's SLURM plugin runs `scontrol show config` whenever Snakemake starts: remove ours.
+    if [ -e "$CONF" ] && grep -qF "$MARKER" "$CONF"; then
+        rm -f "$CONF"
+    fi
 }
 
 case "${1:-}" in
