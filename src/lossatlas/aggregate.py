@@ -370,7 +370,7 @@ def write_aggregate(
         paths = [path for path in evals if Path(path).parts[-4] == experiment]
         if not paths:
             continue
-        eval_table = pd.concat([read_columns(path, columns) for path in paths], ignore_index=True)
+        eval_table = pd.concat([read(path, columns=columns) for path in paths], ignore_index=True)
         part = trial_table[trial_table["experiment"] == experiment]
         progressed.append(progress(part, eval_table, study, data))
         statuses.append(horizon_statuses(part, eval_table, study, data))
@@ -382,16 +382,6 @@ def write_aggregate(
     write_table(outputs["cells"], cells)
     write_table(outputs["curves"], pd.concat(curves, ignore_index=True))
     write_table(outputs["floors"], floors_table(study, data))
-
-
-def read_columns(path: str, columns: list[str]) -> pd.DataFrame:
-    """The ``columns`` of a training job's evals table (:func:`lossatlas.results.read` conventions)."""
-    from lossatlas.results import LABELS
-
-    frame = pd.read_parquet(path, columns=columns)
-    for column in LABELS:
-        frame[column] = frame[column].astype(str)
-    return frame
 
 
 def trial_metrics(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:

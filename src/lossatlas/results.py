@@ -18,6 +18,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
@@ -247,13 +248,13 @@ def check(frame: pd.DataFrame, name: str, source: str | os.PathLike = "") -> pd.
     return frame
 
 
-def read(path: str | os.PathLike, name: str | None = None) -> pd.DataFrame:
+def read(path: str | os.PathLike, name: str | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Reads a results table (CSV or Parquet, by suffix), its label columns as text even where a
     label looks like a number and the learning rate as a number; checks the columns of table
-    ``name`` when given."""
+    ``name`` when given. ``columns``: of a Parquet table, read only these."""
     path = Path(path)
     if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(path, columns=None if columns is None else list(columns))
         for column in (c for c in LABELS if c in frame.columns):
             frame[column] = frame[column].astype(str)
     else:
