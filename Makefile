@@ -33,7 +33,7 @@ test: setup-test
 
 ## Speed of the engine against per-trial model.fit, and its cost per trial by stack (numbers quoted in the README).
 bench: setup
-	$(BIN)/python -m lossatlas.bench --trials 1000 --fit-trials 5 --scaling
+	$(BIN)/python -m lossatlas.training.bench --trials 1000 --fit-trials 5 --scaling
 
 ## Check results/: every file against what made it, every cell's statistics and every report table
 ## recomputed (cheap); with RETRAIN=N also N cells re-trained from scratch (expensive).

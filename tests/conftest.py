@@ -36,3 +36,14 @@ def smoke_run(tmp_path_factory):
     run = snakemake(directory)
     assert run.returncode == 0, run.stdout + run.stderr
     return directory, run
+
+
+#: Fixtures that run Snakemake (a whole smoke run, or dry runs in a copy of the workflow): every test
+#: that uses one is marked ``slow``, so that ``pytest -m "not slow"`` runs the unit tests alone.
+WORKFLOW_FIXTURES = {"smoke_run", "workflow_copy"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if WORKFLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -1,4 +1,4 @@
-"""Hand-made results tables, in the columns of lossatlas.results and of the analysis stage, for the
+"""Hand-made results tables, in the columns of lossatlas.core.results and of the analysis stage, for the
 figure and report tests (no workflow run)."""
 
 from __future__ import annotations

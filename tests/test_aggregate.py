@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers import smoke_config
-from lossatlas import aggregate
-from lossatlas.config import load_study
-from lossatlas.results import CELL
+
+from lossatlas.aggregation import aggregate
+from lossatlas.core.results import CELL
+from lossatlas.design.config import load_study
 
 CELL_KEY = {"experiment": "long", "dataset": "seed_small", "inputs": "raw", "targets": "raw", "model": "dense1", "optimizer": "adam",
             "learning_rate": 0.001,

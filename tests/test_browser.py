@@ -5,7 +5,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -113,7 +112,7 @@ def test_every_cell_table_filters_sorts_and_stays_offline(smoke_run, browser):
     request leaves the page."""
     import pandas as pd
 
-    from lossatlas.textfmt import loss_name
+    from lossatlas.core.textfmt import loss_name
 
     directory, _ = smoke_run
     cells = pd.read_csv(directory / "results" / "aggregate" / "cells.csv")
@@ -164,8 +163,9 @@ def test_a_table_too_long_to_print_is_built_from_its_data(browser, tmp_path, mon
     """Past the print limit, Appendix A's rows are data the script builds into the same table."""
     from handmade import analysis_tables, cells_table, floors_table
     from helpers import smoke_config
+
     from lossatlas import report
-    from lossatlas.config import load_study
+    from lossatlas.design.config import load_study
     from lossatlas.report import sections
 
     monkeypatch.setattr(sections, "APPENDIX_PRINT_LIMIT", 10)

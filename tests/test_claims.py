@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from lossatlas.analysis import article_summary, log_log_slope, scale_slopes
-from lossatlas.claims import VERDICTS, _verdict, decision_rule, evaluate_claims, load_claims
+from lossatlas.analysis.analyses import article_summary, log_log_slope, scale_slopes
+from lossatlas.analysis.claims import VERDICTS, evaluate_claims, verdict
+from lossatlas.analysis.wording import decision_rule
+from lossatlas.design.claimspec import load_claims
 
 STUDY = SimpleNamespace(config={"statistics": {"alpha": 0.05}},
                         optimizers={"adam": SimpleNamespace(learning_rate=0.001), "sgd": SimpleNamespace(learning_rate=0.01)})
@@ -112,10 +114,10 @@ def test_slope_claim_uses_the_ci_of_the_log_log_slope():
     slope_claim = {"id": "S", "name": "n", "claim": "c", "article": "a", "kind": "slope", "select": {"loss": "mse"},
                    "metric": "grad", "contexts": ["optimizer"], "expected_slope": [0.8, 1.2]}
     scales = {"s1": 0.01, "s2": 1.0, "s3": 100.0}
-    for exponent, verdict in ((1.0, "supported"), (0.0, "not supported")):
+    for exponent, expected in ((1.0, "supported"), (0.0, "not supported")):
         slopes = scale_slopes(scale_trials(exponent), scales, "grad", 2000, 0)
         verdicts, details = evaluate(claims(slope_claim), scale_trials(exponent), slopes, 2000)
-        assert verdicts.loc[0, "verdict"] == verdict
+        assert verdicts.loc[0, "verdict"] == expected
         assert details.loc[0, "slope"] == pytest.approx(exponent, abs=1e-9)
 
 
@@ -151,21 +153,21 @@ def test_rate_claim_is_decided_by_the_wilson_interval():
 def test_verdict_rule_for_each_branch():
     assert VERDICTS == ("supported", "not supported", "mixed", "undecided")
     # holds in every context
-    assert _verdict([True, True], [False, False]) == "supported"
+    assert verdict([True, True], [False, False]) == "supported"
     # fails in every context
-    assert _verdict([False, False], [True, True]) == "not supported"
+    assert verdict([False, False], [True, True]) == "not supported"
     # holds in one, fails in another; an undecided third cannot change that
-    assert _verdict([True, False], [False, True]) == "mixed"
-    assert _verdict([True, False, False], [False, True, False]) == "mixed"
+    assert verdict([True, False], [False, True]) == "mixed"
+    assert verdict([True, False, False], [False, True, False]) == "mixed"
     # an undecided context (neither holds nor fails) that could still make it supported or mixed...
-    assert _verdict([True, False], [False, False]) == "undecided"
+    assert verdict([True, False], [False, False]) == "undecided"
     # ... or not supported or mixed ...
-    assert _verdict([False, False], [True, False]) == "undecided"
+    assert verdict([False, False], [True, False]) == "undecided"
     # ... or any of the three
-    assert _verdict([False], [False]) == "undecided"
+    assert verdict([False], [False]) == "undecided"
     for holds, fails in (([], []), ([True], [True]), ([True], [False, False])):
         with pytest.raises(ValueError):
-            _verdict(holds, fails)
+            verdict(holds, fails)
 
 
 def test_a_claim_that_selects_nothing_or_misses_a_key_is_an_error(tmp_path):

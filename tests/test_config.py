@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import copy_workflow
 from helpers import REPO, edited, smoke_config
-from lossatlas.config import ConfigError, load_study, load_study_file
+
+from lossatlas.design.config import ConfigError, load_study, load_study_file
 
 BAD_CONFIGS = {
     "unknown loss": (("experiments.article.losses", ["mse", "msee"]), ["experiments.article.losses", "msee"]),

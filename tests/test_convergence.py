@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lossatlas.claims import evaluate_time
-from lossatlas.compare import time_ratio
-from lossatlas.convergence import Horizon, group_status, improvement
+from lossatlas.analysis.claims import evaluate_time
+from lossatlas.core.schedule import Horizon
+from lossatlas.stats.convergence import group_status, improvement
+from lossatlas.stats.survival import time_ratio
 
 # Budget 100 epochs, doubling to a cap of 1,600; 4 steps per epoch.
 HORIZON = Horizon(budget=100, cap=1600, points_per_doubling=2, stall_improvement=0.01, stall_factor=10, threshold=1.5)
@@ -117,9 +118,10 @@ def test_the_rates_past_the_budget_are_the_default_the_tuned_and_the_experiments
     each cell's tuned rate. The horizon section's multiples (0.1 and 10) add 0.01, where the sweep has
     it; an experiment's own ``horizon_rate_factors: []`` adds none."""
     from helpers import edited, smoke_config
-    from lossatlas.config import load_study
-    from lossatlas.results import TRIAL
-    from lossatlas.train import horizon_cells
+
+    from lossatlas.core.results import TRIAL
+    from lossatlas.design.config import load_study
+    from lossatlas.training.train import horizon_cells
 
     config = smoke_config() if factors is None else edited(smoke_config(), "experiments.long.horizon_rate_factors", factors)
     study = load_study(config)

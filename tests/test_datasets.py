@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
 
-from lossatlas import datasets
-from lossatlas.datasets import (
-    load_or_rebuild,
+from lossatlas.data import datasets
+from lossatlas.data.datasets import (
     FAMILIES,
     SPLITS,
     DatasetSpec,
@@ -17,6 +16,7 @@ from lossatlas.datasets import (
     generate,
     iid,
     load_dataset,
+    load_or_rebuild,
     ols_reference,
     standardize_inputs,
     write_dataset,

@@ -6,8 +6,8 @@ training: at the initial weights here.
 
 import numpy as np
 
-from lossatlas import engine
-from lossatlas.study import ModelSpec, OptimizerSpec
+from lossatlas.design.study import ModelSpec, OptimizerSpec
+from lossatlas.training import engine
 
 DENSE = ModelSpec("dense1")
 FROZEN = OptimizerSpec("frozen", "sgd", 0.0)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from lossatlas import engine, reference
-from lossatlas.study import ModelSpec, OptimizerSpec
-from lossatlas.datasets import DatasetSpec, generate
+from lossatlas.data.datasets import DatasetSpec, generate
+from lossatlas.design.study import ModelSpec, OptimizerSpec
+from lossatlas.training import engine, reference
 
 DENSE = ModelSpec("dense1")
 MLP = ModelSpec("mlp", (8, 8), "tanh")

@@ -3,12 +3,12 @@ workflow is parsed and trained by the engine exactly as fit trains it."""
 
 import numpy as np
 import pytest
-
 from helpers import edited, smoke_config
-from lossatlas import engine, reference
-from lossatlas.config import ConfigError, load_study
-from lossatlas.datasets import DatasetSpec, generate
-from lossatlas.study import ModelSpec, OptimizerSpec
+
+from lossatlas.data.datasets import DatasetSpec, generate
+from lossatlas.design.config import ConfigError, load_study
+from lossatlas.design.study import ModelSpec, OptimizerSpec
+from lossatlas.training import engine, reference
 
 LOSS = "custom_functions:scaled_mse"
 ACTIVATION = "custom_functions:soft_clip"

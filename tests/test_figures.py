@@ -10,7 +10,6 @@ import matplotlib.colors
 import numpy as np
 import pandas as pd
 import pytest
-
 from handmade import (
     analysis_tables,
     cells_table,
@@ -22,8 +21,10 @@ from handmade import (
     tuned_rates_table,
 )
 from helpers import REPO, smoke_config
-from lossatlas import figures, plan
-from lossatlas.config import load_study
+
+from lossatlas import figures
+from lossatlas.design import plan, views
+from lossatlas.design.config import load_study
 from lossatlas.figures import curves as figure_curves
 from lossatlas.figures.write import floor_values
 
@@ -318,7 +319,7 @@ def test_time_to_target_draws_the_median_nrmse_of_each_compared_cell(study):
 
 def test_lr_sensitivity_marks_the_tuned_and_default_rates(study):
     panels = plan.sensitivity_panels(study, "long")
-    fig, axes, _ = figures.plot_lr_sensitivity(cells_table(study), tuned_rates_table(), panels, plan.default_rates(study), 1.5)
+    fig, axes, _ = figures.plot_lr_sensitivity(cells_table(study), tuned_rates_table(), panels, views.default_rates(study), 1.5)
     ax = axes[0]
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "learning rate"
     labels = [text.get_text() for text in fig.legends[0].get_texts()]
@@ -362,10 +363,10 @@ def test_study_figures_follow_the_grid(study):
 
 
 def test_the_default_view_has_each_optimizers_own_rate(study):
-    cells = plan.default_cells(study)
+    cells = views.default_cells(study)
     assert len(cells) == len(study.cells) - 6  # experiment long's three cells at two more rates of its sweep
     assert {(c.optimizer, c.learning_rate) for c in cells} == {("adam", 0.001), ("sgd", 0.01)}
-    assert plan.default_rates(study) == {"adam": 0.001, "sgd": 0.01}
+    assert views.default_rates(study) == {"adam": 0.001, "sgd": 0.01}
 
 
 def test_time_groups_are_the_comparisons_of_the_time_judged_claims(study):
@@ -447,7 +448,7 @@ def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
     slopes_table().to_csv(paths["slopes"], index=False)
     tables["article_runs"].to_csv(paths["runs"], index=False)
     tables["article_summary"].to_csv(paths["summary"], index=False)
-    rates = plan.default_rates(study)
+    rates = views.default_rates(study)
     curves = pd.concat([curves_table(metrics=("grad_norm_output",), learning_rate=rates[optimizer]).assign(
                             experiment=experiment, optimizer=optimizer)
                         for experiment, optimizer in (("article", "adam"), ("article", "sgd"), ("long", "adam"))])
@@ -494,19 +495,19 @@ def imported(module: str) -> set[str]:
 
 
 def test_figures_and_report_never_import_each_other_nor_tensorflow():
-    figures_side, report_side, planned = imported("lossatlas.figures"), imported("lossatlas.report"), imported("lossatlas.plan")
+    figures_side, report_side, planned = imported("lossatlas.figures"), imported("lossatlas.report"), imported("lossatlas.design.plan")
     assert not any(m.startswith("lossatlas.report") for m in figures_side)
     assert not any(m.startswith("lossatlas.figures") for m in report_side)
     assert "matplotlib" not in planned and "matplotlib" not in report_side
     for modules in (figures_side, report_side, planned):
         assert "tensorflow" not in modules and "keras" not in modules
-        assert not modules & {"lossatlas.backend", "lossatlas.engine", "lossatlas.train", "lossatlas.reference", "lossatlas.article"}
+        assert not modules & {"lossatlas.training.backend", "lossatlas.training.engine", "lossatlas.training.train", "lossatlas.training.reference", "lossatlas.training.article"}
 
 
 def test_the_report_rules_import_only_the_plan():
     text = (REPO / "workflow" / "rules" / "report.smk").read_text()
     modules = set(re.findall(r"^\s*(?:import|from)\s+([\w.]+)", text, re.MULTILINE))
-    assert {m for m in modules if m.startswith("lossatlas")} == {"lossatlas.plan"}
+    assert {m for m in modules if m.startswith("lossatlas")} == {"lossatlas.design.plan"}
 
 
 def test_epoch_tick_labels_stay_short_on_long_horizons():

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import copy_workflow
 from helpers import REPO, edited, smoke_config
-from lossatlas.claims import ClaimsError, check_claims, load_claims
-from lossatlas.config import ConfigError, check_limits, load_study, read_yaml
+
+from lossatlas.design.claimspec import ClaimsError, check_claims, load_claims
+from lossatlas.design.config import ConfigError, check_limits, load_study, read_yaml
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 

@@ -9,11 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from handmade import analysis_tables, cells_table, floors_table
 from helpers import smoke_config
-from lossatlas import plan, report
-from lossatlas.config import load_study
+
+from lossatlas import report
+from lossatlas.design import plan
+from lossatlas.design.config import load_study
 from lossatlas.report import tables
 
 PDFLATEX = shutil.which("pdflatex")

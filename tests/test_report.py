@@ -16,14 +16,16 @@ import jinja2
 import numpy as np
 import pandas as pd
 import pytest
-from pypdf import PdfReader
-
 from handmade import analysis_tables, cells_table, curves_table, floors_table
 from handmade import findings as findings_json
 from helpers import REPO, edited, smoke_config
-from lossatlas import figures, plan, report, textfmt, views
-from lossatlas.claims import VERDICTS
-from lossatlas.config import load_study
+from pypdf import PdfReader
+
+from lossatlas import figures, report
+from lossatlas.analysis.claims import VERDICTS
+from lossatlas.core import textfmt
+from lossatlas.design import plan, views
+from lossatlas.design.config import load_study
 from lossatlas.report import captions, design, discussion, embed, findings, provenance, sections, verdicts
 
 TEMPLATE = REPO / "report" / "template.html.j2"
@@ -118,7 +120,7 @@ def test_results_tables_follow_the_config_order(study):
     # the default view: the learning rate is the optimizer's, so no column of its own
     assert [d["name"] for d in tables[0]["dimensions"]] == ["targets", "optimizer", "loss", "activation"]
     columns = ("targets", "optimizer", "loss", "activation")
-    grid = [(c.targets, c.optimizer, textfmt.loss_name(c.loss), c.activation) for c in plan.default_cells(study)
+    grid = [(c.targets, c.optimizer, textfmt.loss_name(c.loss), c.activation) for c in views.default_cells(study)
             if c.dataset == "seed_small"]
     rows = [row for group in tables[1]["groups"] for row in group["rows"]]
     assert [tuple(r["labels"][c] for c in columns) for r in rows] == grid

@@ -7,11 +7,13 @@ import json
 
 import pandas as pd
 import pytest
-
 from handmade import analysis_tables, cells_table, floors_table
 from helpers import REPO, smoke_config
-from lossatlas import plan, report, textfmt
-from lossatlas.config import load_study
+
+from lossatlas import report
+from lossatlas.core import textfmt
+from lossatlas.design import plan
+from lossatlas.design.config import load_study
 from lossatlas.report import citation, provenance, tables
 
 TOY_TABLE = {

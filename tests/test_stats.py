@@ -1,4 +1,4 @@
-"""Tests for lossatlas.stats on tiny arrays; expected numbers are worked out by hand below, and the
+"""Tests for lossatlas.stats.bootstrap on tiny arrays; expected numbers are worked out by hand below, and the
 vectorized bootstraps are checked against the single-cell functions and against brute-force loops
 over the very same resamples."""
 
@@ -9,11 +9,11 @@ import pytest
 from scipy import stats
 from scipy.special import ndtr, ndtri
 
-from lossatlas.seeds import derive_seed
-from lossatlas.stats import (
+from lossatlas.core.seeds import derive_seed
+from lossatlas.stats.bootstrap import (
     SEED_SUMMARY_KEYS,
-    bootstrap_curve_ci,
     bootstrap_curve_band_many,
+    bootstrap_curve_ci,
     bootstrap_mean_ci,
     bootstrap_mean_ci_many,
     interquartile_mean,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-
 from conftest import SNAKEMAKE, snakemake
 
 
@@ -27,7 +26,7 @@ def test_report_exists_and_its_paths_are_printed(smoke_run):
 
 
 def test_report_tables_carry_the_aggregated_numbers(smoke_run):
-    from lossatlas.textfmt import format_number
+    from lossatlas.core.textfmt import format_number
 
     directory, _ = smoke_run
     cells = pd.read_csv(directory / "results/aggregate/cells.csv")
@@ -44,9 +43,9 @@ def test_report_tables_carry_the_aggregated_numbers(smoke_run):
 
 
 def test_the_results_load_from_python_with_every_column_described(smoke_run):
-    """lossatlas.results loads each tidy table of a run as a checked DataFrame; every column it
-    has is described in lossatlas.results.TABLES (a per-job table is read with read())."""
-    from lossatlas import results
+    """lossatlas.core.results loads each tidy table of a run as a checked DataFrame; every column it
+    has is described in lossatlas.core.results.TABLES (a per-job table is read with read())."""
+    from lossatlas.core import results
 
     directory, _ = smoke_run
     for name, table in results.TABLES.items():
@@ -147,7 +146,7 @@ def test_pdf_names_every_table_and_every_claim_with_its_verdict(smoke_run):
     for table_id in table_ids:
         assert re.search(rf"\b{table_id}\b", flat), table_id  # the citable id itself
     claims = pd.read_csv(directory / "results/analysis/claims.csv")
-    from lossatlas.claims import VERDICTS
+    from lossatlas.analysis.claims import VERDICTS
 
     assert set(claims["verdict"]) <= set(VERDICTS)
     for claim in claims.itertuples():

@@ -1,14 +1,14 @@
 """Loss Atlas: a benchmark of why gradients "go missing" with MSE in Keras, and which remedies work.
 
 Data flows one way, each stage reading only what the stages before it wrote:
-config (:mod:`lossatlas.config`, :mod:`lossatlas.study`) -> datasets (:mod:`lossatlas.datasets`) ->
-training (:mod:`lossatlas.engine`, :mod:`lossatlas.train`) -> aggregation (:mod:`lossatlas.aggregate`) ->
-analysis (:mod:`lossatlas.analysis`, :mod:`lossatlas.claims`, :mod:`lossatlas.mechanism`) ->
+config (:mod:`lossatlas.design.config`, :mod:`lossatlas.design.study`) -> datasets (:mod:`lossatlas.data.datasets`) ->
+training (:mod:`lossatlas.training.engine`, :mod:`lossatlas.training.train`) -> aggregation (:mod:`lossatlas.aggregation.aggregate`) ->
+analysis (:mod:`lossatlas.analysis.analyses`, :mod:`lossatlas.analysis.claims`, :mod:`lossatlas.analysis.mechanism`) ->
 figures (:mod:`lossatlas.figures`) and the report (:mod:`lossatlas.report`), which never import each
-other and decide nothing. :mod:`lossatlas.results` describes every table.
+other and decide nothing. :mod:`lossatlas.core.results` describes every table.
 
 Importing the package sets TensorFlow's C++ log level so that CPU-feature banners stay out of the
-user's terminal; TensorFlow itself is only imported by the modules that train (``lossatlas.backend``).
+user's terminal; TensorFlow itself is only imported by the modules that train (``lossatlas.training.backend``).
 """
 
 import os

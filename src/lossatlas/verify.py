@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lossatlas.aggregate import cell_table, horizon_statuses, trial_metrics
-from lossatlas.config import load_study_file
-from lossatlas.datasets import load_dataset
-from lossatlas.results import CELL, TRIAL, read
-from lossatlas.study import Cell, Stack
+from lossatlas.aggregation.aggregate import cell_table, horizon_statuses, trial_metrics
+from lossatlas.core.results import CELL, TRIAL, read
+from lossatlas.data.datasets import load_dataset
+from lossatlas.design.config import load_study_file
+from lossatlas.design.study import Cell, Stack
 
 RTOL = 1e-5
 ATOL = 1e-9
@@ -141,8 +141,8 @@ def check_report_tables(study, results: Path) -> bool:
 def retrain(study, results: Path, n_cells: int, seed: int) -> bool:
     """Re-trains ``n_cells`` cells drawn at random (cells of horizon experiments for their budget
     only) and compares their trials."""
-    from lossatlas.datasets import generate
-    from lossatlas.train import train_stack  # imports TensorFlow
+    from lossatlas.data.datasets import generate
+    from lossatlas.training.train import train_stack  # imports TensorFlow
 
     cells = read(results / "aggregate" / "cells.csv")
     plain = [label for label, spec in study.experiments.items() if not spec.horizon]

@@ -16,7 +16,7 @@ rule aggregate:
         datasets=trained_datasets(),
         metrics=config["metrics"],
         statistics=config["statistics"],
-        code=code_hash("aggregate", "stats", "compare", "results"),
+        code=code_hash("aggregate.py"),
     conda:
         "../../environment.yml"
     log:

@@ -24,7 +24,7 @@ rule analysis:
         base_seed=config["base_seed"],
         statistics=config["statistics"],
         mechanism=config["mechanism"],
-        code=code_hash("analysis", "claims", "compare", "stats", "results", "views", "tuning", "mechanism"),
+        code=code_hash("analysis.py"),
     conda:
         "../../environment.yml"
     log:

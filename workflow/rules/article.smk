@@ -4,7 +4,7 @@ rule article:
         runs=RESULTS / "article" / "{chunk}.csv",
     params:
         seeds=lambda wildcards: STUDY.article_jobs()[wildcards.chunk],
-        code=code_hash("article", "backend"),
+        code=code_hash("article.py"),
     conda:
         "../../environment.yml"
     log:

@@ -1,9 +1,9 @@
-"""Shared by all rules: the validated study, result paths, code fingerprints and input functions.
+"""Shared by all rules: the validated study, result paths, code fingerprints and the input functions of
+the training rules. (The report rules' helpers are in report.smk.)
 
 Nothing here imports TensorFlow: a dry run, and every job's parse on a cluster, stays quick.
 """
 
-import hashlib
 import json
 import re
 import sys
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-import lossatlas
-from lossatlas.claims import ClaimsError, check_claims, load_claims
-from lossatlas.config import ConfigError, check_limits, load_study, read_yaml
+from lossatlas.core.fingerprint import fingerprint
+from lossatlas.design.claimspec import ClaimsError, check_claims, load_claims
+from lossatlas.design.config import ConfigError, check_limits, load_study, read_yaml
 
 # A bad config or claims file stops here, before any job runs: duplicate keys in a config file, the
 # schema, what a schema cannot say (known losses, valid combinations, ...), the claims file and its
@@ -37,7 +37,6 @@ RESULTS = Path("results")
 REPORT_HTML = RESULTS / "report" / "report.html"
 REPORT_PDF = RESULTS / "report" / "report.pdf"
 JOBS = STUDY.jobs()
-PACKAGE = Path(lossatlas.__file__).resolve().parent
 
 
 def inside_results(*parts):
@@ -54,18 +53,11 @@ for _label in [*STUDY.datasets, *JOBS, *STUDY.experiments]:
     inside_results(_label)
 
 
-def code_hash(*modules):
-    """SHA-256 (first 12 hex digits) of the package's source files ``modules`` (``engine`` is
-    ``engine.py``, ``figures`` the package directory), as a param: a rule re-runs when the code
-    that computes its outputs changes, not only its thin script."""
-    digest = hashlib.sha256()
-    for module in modules:
-        path = PACKAGE / module
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
-        for file in files:
-            digest.update(file.relative_to(PACKAGE).as_posix().encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:12]
+def code_hash(script):
+    """The fingerprint of the package modules a rule's ``script`` (under workflow/scripts/) runs: its
+    whole import closure, found from the code (lossatlas.core.fingerprint), as a param, so that a
+    rule re-runs when any module that computes its outputs changes, not only its thin script."""
+    return fingerprint(Path(workflow.basedir) / "workflow" / "scripts" / script)
 
 
 def dataset_files(dataset):
@@ -124,43 +116,3 @@ def job_params(wildcards):
         },
         sort_keys=True,
     )
-
-
-# ------------------------------------------------------------------------------------------------------
-# Helpers of report.smk (rules figures, study_figures and report), kept here so that report.smk holds
-# rules only. They read names report.smk defines (CAPTION_FILES, TABLE_IDS, lossatlas_plan) when they
-# are called, which is after report.smk is included.
-# ------------------------------------------------------------------------------------------------------
-
-
-def caption(name):
-    """The absolute path of the caption file of ``name`` for Snakemake's own report (report()
-    captions are relative to the including file otherwise)."""
-    return str(Path(CAPTION_FILES[name]).absolute())
-
-
-def figure_files(dataset, experiment):
-    """The SVG of each curve figure of ``dataset`` in ``experiment``."""
-    directory = RESULTS / "figures" / dataset / experiment
-    return {kind: str(directory / f"{kind}.svg") for kind in lossatlas_plan.CURVE_FIGURES}
-
-
-def figure_data(figures):
-    """The CSV of the numbers each figure plots, next to its SVG (name -> SVG path, as figure_files
-    and STUDY_FIGURES give them): name -> CSV path (lossatlas.figures.figure_data_path)."""
-    return {name: str(Path(path).with_suffix(".csv")) for name, path in figures.items()}
-
-
-def figure_outputs(dataset, experiment):
-    """figure_files, marked for Snakemake's own report."""
-    return {
-        kind: report(path, caption=caption(kind), category="Figures", subcategory="{dataset} / {experiment}",
-                     labels={"dataset": "{dataset}", "experiment": "{experiment}", "figure": kind})
-        for kind, path in figure_files(dataset, experiment).items()
-    }
-
-
-def table_key(path):
-    """The report's table key (lossatlas.plan.table_plan) of a table file."""
-    table_id = Path(path).stem
-    return next(key for key, value in TABLE_IDS.items() if value == table_id)

@@ -8,7 +8,7 @@ rule dataset:
         spec=lambda wildcards: json.dumps(config["datasets"][wildcards.dataset], sort_keys=True),
         base_seed=config["base_seed"],
         n_seeds=lambda wildcards: STUDY.dataset_seeds(wildcards.dataset),
-        code=code_hash("datasets", "seeds"),
+        code=code_hash("make_dataset.py"),
     conda:
         "../../environment.yml"
     log:

@@ -1,8 +1,8 @@
 import re
 
-import lossatlas.plan as lossatlas_plan
+import lossatlas.design.plan as lossatlas_plan
 
-# What is drawn and tabulated is decided from the config and its claims file alone (lossatlas.plan), so
+# What is drawn and tabulated is decided from the config and its claims file alone (lossatlas.design.plan), so
 # that every output is known before anything runs and the table ids (T1, T2, ...) are the same for every
 # run of a config. The claims file is read and checked at parse time by common.smk (CLAIMS, its document);
 # it is also an input of the rules below.
@@ -30,8 +30,37 @@ TIME_EVALS = [str(RESULTS / "train" / job / "evals.parquet") for job in lossatla
 CAPTION_FILES = {name: str(CAPTIONS_DIR / f"{name}.rst") for name in lossatlas_plan.SNAKEMAKE_CAPTIONS}
 
 
-# The helpers of the rules below (caption, figure_files, figure_data, figure_outputs, table_key) are in
-# common.smk, in its section "Helpers of report.smk".
+def caption(name):
+    """The absolute path of the caption file of ``name`` for Snakemake's own report (report()
+    captions are relative to the including file otherwise)."""
+    return str(Path(CAPTION_FILES[name]).absolute())
+
+
+def figure_files(dataset, experiment):
+    """The SVG of each curve figure of ``dataset`` in ``experiment``."""
+    directory = RESULTS / "figures" / dataset / experiment
+    return {kind: str(directory / f"{kind}.svg") for kind in lossatlas_plan.CURVE_FIGURES}
+
+
+def figure_data(figures):
+    """The CSV of the numbers each figure plots, next to its SVG (name -> SVG path, as figure_files
+    and STUDY_FIGURES give them): name -> CSV path (lossatlas.figures.figure_data_path)."""
+    return {name: str(Path(path).with_suffix(".csv")) for name, path in figures.items()}
+
+
+def figure_outputs(dataset, experiment):
+    """figure_files, marked for Snakemake's own report."""
+    return {
+        kind: report(path, caption=caption(kind), category="Figures", subcategory="{dataset} / {experiment}",
+                     labels={"dataset": "{dataset}", "experiment": "{experiment}", "figure": kind})
+        for kind, path in figure_files(dataset, experiment).items()
+    }
+
+
+def table_key(path):
+    """The report's table key (lossatlas.design.plan.table_plan) of a table file."""
+    table_id = Path(path).stem
+    return next(key for key, value in TABLE_IDS.items() if value == table_id)
 
 
 # Benchmark files of every stage before the report, for its provenance appendix (wall time per stage).
@@ -59,7 +88,7 @@ rule figures:
         **{f"{kind}_data": path for kind, path in figure_data(figure_files("{dataset}", "{experiment}")).items()},
     params:
         noise_sd=lambda wildcards: STUDY.datasets[wildcards.dataset].noise_sd,
-        code=code_hash("figures", "plan", "textfmt", "results", "views"),
+        code=code_hash("figures.py"),
     conda:
         "../../environment.yml"
     log:
@@ -99,7 +128,7 @@ rule study_figures:
         list(figure_data(STUDY_FIGURES).values()),
     params:
         figures=STUDY_FIGURES,
-        code=code_hash("figures", "plan", "textfmt", "results", "views"),
+        code=code_hash("figures.py"),
     conda:
         "../../environment.yml"
     log:
@@ -170,7 +199,7 @@ rule report:
         invocation=RESULTS / "logs" / "invocation.json",
         tables_dir=TABLES_DIR,
         captions_dir=CAPTIONS_DIR,
-        code=code_hash("report", "plan", "textfmt", "results", "views"),
+        code=code_hash("report.py"),
     conda:
         "../../environment.yml"
     log:

@@ -7,7 +7,7 @@ rule train:
         evals=RESULTS / "train" / "{experiment}" / "{group}" / "{job}" / "evals.parquet",
     params:
         spec=job_params,
-        code=code_hash("engine", "train", "backend", "seeds", "tuning", "convergence"),
+        code=code_hash("train.py"),
     conda:
         "../../environment.yml"
     log:

@@ -1,10 +1,10 @@
-"""Snakemake adapter: rule aggregate -> lossatlas.aggregate.write_aggregate."""
+"""Snakemake adapter: rule aggregate -> lossatlas.aggregation.aggregate.write_aggregate."""
 
-from lossatlas.logs import log_to
+from lossatlas.core.logs import log_to
 
 with log_to(snakemake.log[0]):
-    from lossatlas.aggregate import write_aggregate
-    from lossatlas.config import load_study
+    from lossatlas.aggregation.aggregate import write_aggregate
+    from lossatlas.design.config import load_study
 
     write_aggregate(
         load_study(snakemake.config),

@@ -1,10 +1,10 @@
-"""Snakemake adapter: rule analysis -> lossatlas.analysis.write_analysis."""
+"""Snakemake adapter: rule analysis -> lossatlas.analysis.analyses.write_analysis."""
 
-from lossatlas.logs import log_to
+from lossatlas.core.logs import log_to
 
 with log_to(snakemake.log[0]):
-    from lossatlas.analysis import write_analysis
-    from lossatlas.config import load_study
+    from lossatlas.analysis.analyses import write_analysis
+    from lossatlas.design.config import load_study
 
     write_analysis(
         load_study(snakemake.config),

@@ -1,13 +1,13 @@
-"""Snakemake adapter: rule article -> lossatlas.article.run_examples for each seed."""
+"""Snakemake adapter: rule article -> lossatlas.training.article.run_examples for each seed."""
 
-from lossatlas.logs import log_to
+from lossatlas.core.logs import log_to
 
 with log_to(snakemake.log[0]):
     import pandas as pd
 
-    from lossatlas.article import run_examples
-    from lossatlas.atomic import write_table
-    from lossatlas.backend import tf
+    from lossatlas.core.atomic import write_table
+    from lossatlas.training.article import run_examples
+    from lossatlas.training.backend import tf
 
     tf.config.threading.set_intra_op_parallelism_threads(snakemake.threads)
     tf.config.threading.set_inter_op_parallelism_threads(snakemake.threads)

@@ -1,14 +1,14 @@
 """Snakemake adapter: rules figures and study_figures -> lossatlas.figures."""
 
-from lossatlas.logs import log_to
+from lossatlas.core.logs import log_to
 
 with log_to(snakemake.log[0]):
     from lossatlas import figures
-    from lossatlas.config import load_study
+    from lossatlas.design.config import load_study
 
     study = load_study(snakemake.config)
     if snakemake.rule == "study_figures":
-        from lossatlas.claims import load_claims
+        from lossatlas.design.claimspec import load_claims
 
         figures.write_study_figures(
             study,

@@ -1,10 +1,10 @@
-"""Snakemake adapter: rule dataset -> lossatlas.datasets.write_dataset."""
+"""Snakemake adapter: rule dataset -> lossatlas.data.datasets.write_dataset."""
 
-from lossatlas.logs import log_to
+from lossatlas.core.logs import log_to
 
 with log_to(snakemake.log[0]):
-    from lossatlas.config import load_study
-    from lossatlas.datasets import write_dataset
+    from lossatlas.data.datasets import write_dataset
+    from lossatlas.design.config import load_study
 
     spec = load_study(snakemake.config).datasets[snakemake.wildcards.dataset]
     write_dataset(spec, snakemake.params.base_seed, snakemake.params.n_seeds, snakemake.output.data, snakemake.output.manifest)

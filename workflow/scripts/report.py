@@ -1,6 +1,6 @@
 """Snakemake adapter: rule report -> lossatlas.report.write_report."""
 
-from lossatlas.logs import log_to
+from lossatlas.core.logs import log_to
 
 with log_to(snakemake.log[0]):
     import os
@@ -10,8 +10,8 @@ with log_to(snakemake.log[0]):
     if not os.environ.get("SOURCE_DATE_EPOCH"):
         os.environ["SOURCE_DATE_EPOCH"] = str(max(int(os.stat(path).st_mtime) for path in snakemake.input))
 
-    from lossatlas.claims import load_claims
-    from lossatlas.config import load_study
+    from lossatlas.design.claimspec import load_claims
+    from lossatlas.design.config import load_study
     from lossatlas.report import ANALYSIS_FILES, write_report
     from lossatlas.report.citation import find_cff
 

@@ -1,12 +1,12 @@
-"""Snakemake adapter: rule train -> lossatlas.train.run_job."""
+"""Snakemake adapter: rule train -> lossatlas.training.train.run_job."""
 
-from lossatlas.logs import log_to
+from lossatlas.core.logs import log_to
 
 with log_to(snakemake.log[0]):
-    from lossatlas.atomic import write_table
-    from lossatlas.backend import tf
-    from lossatlas.config import load_study
-    from lossatlas.train import run_job
+    from lossatlas.core.atomic import write_table
+    from lossatlas.design.config import load_study
+    from lossatlas.training.backend import tf
+    from lossatlas.training.train import run_job
 
     tf.config.threading.set_intra_op_parallelism_threads(snakemake.threads)
     tf.config.threading.set_inter_op_parallelism_threads(snakemake.threads)

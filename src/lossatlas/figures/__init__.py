@@ -7,15 +7,15 @@ numbers they plot as a tidy frame (a row per point, square or line drawn); they 
 :func:`save_svg` writes a figure as deterministic SVG with its text as text, :func:`save_figure`
 also its data as CSV next to it (``<figure>.csv``). :func:`write_figures` and
 :func:`write_study_figures` are the entry points of the workflow's figure rules. Which figures a
-study gets is decided by :mod:`lossatlas.plan`, from the config alone.
+study gets is decided by :mod:`lossatlas.design.plan`, from the config alone.
 
 Modules: :mod:`.style` (the shared look, layout, legends, saving), :mod:`.curves` (training loss
 and test RMSE of one dataset and experiment), :mod:`.grid` (heatmaps), :mod:`.scale` (gradient
 diagnostics), :mod:`.article` (the article's examples), :mod:`.time` (time to target and learning
 rates), :mod:`.mechanism` (distances needed and travelled), :mod:`.svg` (compact SVG, text as text),
 :mod:`.write` (reading and writing).
-This package reads :mod:`lossatlas.results`, :mod:`lossatlas.plan`, :mod:`lossatlas.views` and
-:mod:`lossatlas.textfmt`;
+This package reads :mod:`lossatlas.core.results`, :mod:`lossatlas.design.plan`, :mod:`lossatlas.design.views` and
+:mod:`lossatlas.core.textfmt`;
 it never imports :mod:`lossatlas.report`.
 """
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from lossatlas.core.textfmt import format_number
 from lossatlas.figures.style import STYLE, check_columns, log_ticks, new_figure, y_scale
-from lossatlas.textfmt import format_number
 
 PRINTED_COLOR = "#c0392b"
 

@@ -1,6 +1,6 @@
 """Curves of one dataset and experiment: training loss and test RMSE against epoch, a panel per loss.
 
-The curves table (``results/aggregate/curves.parquet``, :data:`lossatlas.results.TABLES`) is long,
+The curves table (``results/aggregate/curves.parquet``, :data:`lossatlas.core.results.TABLES`) is long,
 one row per cell, metric and evaluation point: the cell's coordinates and ``metric, epoch, mean,
 ci_low, ci_high``. Epoch 0 is the initial weights; ``train_loss`` has no value there.
 """
@@ -15,7 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lossatlas.study import LOSSES
+from lossatlas.design.plan import panel_by_activation
+from lossatlas.design.study import LOSSES
 from lossatlas.figures.style import (
     BUDGET_STYLE,
     FLOOR_STYLES,
@@ -29,12 +30,11 @@ from lossatlas.figures.style import (
     varying_dimensions,
     y_scale,
 )
-from lossatlas.plan import panel_by_activation
 
 
 def curve_panels(rows: pd.DataFrame) -> list[str]:
     """The dimensions that make a panel: ``loss``, and ``activation`` too when a loss would otherwise
-    have too many lines (:func:`lossatlas.plan.panel_by_activation`)."""
+    have too many lines (:func:`lossatlas.design.plan.panel_by_activation`)."""
     others = varying_dimensions(rows, tuple(d for d in LINE_DIMENSIONS if d != "loss"))
     lines = rows.groupby(["loss", *others]).ngroups / max(rows["loss"].nunique(), 1)
     if "activation" in others and panel_by_activation(lines, rows["activation"].nunique()):
@@ -69,7 +69,7 @@ def plot_by_loss(
         reference_column: the name of the reference's column in the data.
     Returns:
         ``(fig, axes, data)``, ``axes`` of shape ``(n_panels,)``, losses in the order of
-        :data:`lossatlas.study.LOSSES` (others after them, in the order they first appear in
+        :data:`lossatlas.design.study.LOSSES` (others after them, in the order they first appear in
         ``curves``). Lines are labelled by the other dimensions that vary; a line keeps its colour in
         every panel, and one legend below the panels names them. ``data``: one row per point drawn,
         ``panel`` (its title), :data:`lossatlas.figures.style.CURVE_COLUMNS`, and the lines drawn with

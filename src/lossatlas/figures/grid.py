@@ -11,8 +11,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from lossatlas.core.textfmt import flag_text, format_number
 from lossatlas.figures.style import FIGURE_WIDTH, STYLE, check_columns
-from lossatlas.textfmt import flag_text, format_number
 
 HEATMAP_COLUMNS = ["dataset", "optimizer", "loss", "activation", "final_test_nrmse_median", "reach_flag"]
 #: The columns of a heatmap's data: a row per square drawn.

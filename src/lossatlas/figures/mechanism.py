@@ -10,21 +10,20 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-
-from lossatlas import plan
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from lossatlas.core.results import BASE, MECHANISM_CATEGORIES
+from lossatlas.core.textfmt import format_number, loss_name
 from lossatlas.figures.style import FIGURE_WIDTH, LOG_TICKS, STYLE, check_columns
-from lossatlas.textfmt import format_number, loss_name
 
-MECHANISM_COLUMNS = [*plan.BASE, "learning_rate", "category", "required_linf", "moved_linf", "capacity_linf"]
+MECHANISM_COLUMNS = [*BASE, "learning_rate", "category", "required_linf", "moved_linf", "capacity_linf"]
 #: Cells are named next to their point when a figure has at most this many.
 LABEL_LIMIT = 12
 
 
 def category_colors(categories) -> dict[str, tuple]:
-    """A colour per category, in the order of :func:`lossatlas.plan.mechanism_categories` (others after)."""
-    known = list(plan.mechanism_categories())
+    """A colour per category, in the order of :data:`lossatlas.core.results.MECHANISM_CATEGORIES` (others after)."""
+    known = list(MECHANISM_CATEGORIES)
     order = known + sorted(set(categories) - set(known))
     colormap = matplotlib.colormaps["tab10"]
     return {category: colormap(index % 10) for index, category in enumerate(order)}

@@ -11,6 +11,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from lossatlas.core.textfmt import format_bounds, format_number
+from lossatlas.design.plan import ARTICLE_CELLS
 from lossatlas.figures.style import (
     CURVE_COLUMNS,
     FLOOR_STYLES,
@@ -25,8 +27,6 @@ from lossatlas.figures.style import (
     new_figure,
     y_scale,
 )
-from lossatlas.plan import ARTICLE_CELLS
-from lossatlas.textfmt import format_bounds, format_number
 
 #: The cells-table metrics drawn against the target scale (``{metric}_mean``), with their axis labels.
 SCALE_METRICS = {

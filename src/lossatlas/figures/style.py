@@ -2,7 +2,7 @@
 
 :data:`STYLE` is Matplotlib's rc settings; :func:`new_figure` lays out panels at the report's text
 width with room for one legend below them (:func:`add_legend`); :func:`draw_band` draws one mean
-curve and its confidence band, thinned to :data:`lossatlas.plan.MAX_POINTS` points
+curve and its confidence band, thinned to :data:`lossatlas.design.plan.MAX_POINTS` points
 (:func:`thin`); :func:`save_svg` writes a figure as deterministic, compact SVG
 (:mod:`lossatlas.figures.svg`), its text as text in :data:`FONT` (selectable in the browser and
 the PDF), and :func:`save_figure` writes it with the
@@ -27,11 +27,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
 
-from lossatlas import results  # noqa: E402
-from lossatlas.atomic import write_text  # noqa: E402
+from lossatlas.core import results  # noqa: E402
+from lossatlas.core.atomic import write_text  # noqa: E402
+from lossatlas.core.results import CELL  # noqa: E402
+from lossatlas.design.plan import MAX_POINTS  # noqa: E402
 from lossatlas.figures.svg import compact_svg  # noqa: E402
-from lossatlas.plan import MAX_POINTS  # noqa: E402
-from lossatlas.results import CELL  # noqa: E402
 
 # Dimensions a line of a curve figure can differ in, in the order its label names them (the curves are
 # of the default view, where the learning rate is the optimizer's: it never labels a line).
@@ -71,7 +71,7 @@ THRESHOLD_STYLE = {"color": "#b03a2e", "linestyle": (0, (5, 2)), "linewidth": 0.
 
 def check_curves(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The rows of ``metric``, sorted by cell and epoch; ValueError if a column of the curves table
-    (:data:`lossatlas.results.TABLES`) or the metric is missing."""
+    (:data:`lossatlas.core.results.TABLES`) or the metric is missing."""
     results.check(curves, "curves")
     rows = curves[curves["metric"] == metric]
     if rows.empty:
@@ -117,7 +117,7 @@ def thin(curve: pd.DataFrame, points: int = MAX_POINTS) -> pd.DataFrame:
 
 def draw_band(ax, curve: pd.DataFrame, label: str, style: dict) -> pd.DataFrame:
     """One mean line and its ``ci_low..ci_high`` band; ``curve`` holds one cell's rows, by epoch
-    (drawn at :data:`lossatlas.plan.MAX_POINTS` points at most, :func:`thin`). Returns the rows drawn."""
+    (drawn at :data:`lossatlas.design.plan.MAX_POINTS` points at most, :func:`thin`). Returns the rows drawn."""
     curve = thin(curve)
     epochs = curve["epoch"].to_numpy()
     ax.fill_between(

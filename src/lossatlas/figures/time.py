@@ -3,9 +3,9 @@ compare against optimizer steps, over the whole horizon; and the final test nRMS
 learning rate for the cells of tuned experiments.
 
 :func:`time_lines` turns the evaluations (``evals.parquet`` of the training jobs of
-:func:`lossatlas.plan.time_jobs`) and the cells table into the lines of :func:`plot_time_to_target`;
-one figure per group of claims that compare the same cells (:func:`lossatlas.plan.time_groups`),
-whose cells :func:`lossatlas.plan.claim_view` picks per context and rate view.
+:func:`lossatlas.design.plan.time_jobs`) and the cells table into the lines of :func:`plot_time_to_target`;
+one figure per group of claims that compare the same cells (:func:`lossatlas.design.plan.time_groups`),
+whose cells :func:`lossatlas.design.plan.claim_view` picks per context and rate view.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lossatlas import plan
+from lossatlas.core.results import BASE, CELL
+from lossatlas.core.textfmt import format_number, loss_name
+from lossatlas.design import plan
+from lossatlas.design.selection import RATE_FACTOR, select_rows
 from lossatlas.figures.style import (
     BUDGET_STYLE,
     FLOOR_STYLES,
@@ -32,8 +35,6 @@ from lossatlas.figures.style import (
     new_figure,
     y_scale,
 )
-from lossatlas.results import CELL
-from lossatlas.textfmt import format_number, loss_name
 
 #: The columns of :func:`time_lines`.
 LINE_COLUMNS = ["panel", "rate", "level", "learning_rate", "experiment", "dataset", "step", "nrmse", "status",
@@ -77,7 +78,7 @@ def _status(row) -> str:
 
 def time_lines(evals: pd.DataFrame, cells: pd.DataFrame, study, group: Mapping, tuned: pd.DataFrame | None) -> pd.DataFrame:
     """The lines of one time-to-target figure: for each comparison of ``group`` (one of
-    :func:`lossatlas.plan.time_groups`; :func:`lossatlas.plan.comparisons`: a context, its ``panel``,
+    :func:`lossatlas.design.plan.time_groups`; :func:`lossatlas.design.plan.comparisons`: a context, its ``panel``,
     and a rate view; ``tuned``: ``tuned_rates.csv``), every cell it compares (its ``level`` of the
     contrast) and evaluation step: the median test nRMSE (:func:`median_curve`), the cell's ``status``
     past the budget (``horizon_status`` of the cells table, or :data:`NOT_PAST_BUDGET`),
@@ -93,13 +94,13 @@ def time_lines(evals: pd.DataFrame, cells: pd.DataFrame, study, group: Mapping, 
     """
     check_columns(cells, CELL_COLUMNS, "cells")
     check_columns(evals, [*CELL, "seed", "step", "test_rmse"], "evals")
-    grouped = {key: part for key, part in evals.groupby(plan.BASE, sort=False)}
+    grouped = {key: part for key, part in evals.groupby(BASE, sort=False)}
     parts = []
     for comparison in plan.comparisons(group):
         chosen = plan.claim_view(cells, comparison, study, tuned)
         for level in group["levels"]:
             for _, row in chosen[chosen["level"] == level].iterrows():
-                part = grouped.get(tuple(str(row[c]) for c in plan.BASE), evals.iloc[0:0])
+                part = grouped.get(tuple(str(row[c]) for c in BASE), evals.iloc[0:0])
                 part = part[np.isclose(part["learning_rate"].astype(float), float(row["learning_rate"]), rtol=1e-9)]
                 noise_sd = study.datasets[row["dataset"]].noise_sd
                 if part.empty or noise_sd is None:
@@ -120,7 +121,7 @@ def level_text(contrast: str, level: str) -> str:
     ``"×10 default rate"``."""
     if contrast == "loss":
         return loss_name(level)
-    if contrast == plan.RATE_FACTOR:
+    if contrast == RATE_FACTOR:
         return f"×{level} default rate"
     return level
 
@@ -150,7 +151,7 @@ def log_x_axis(ax, threshold: float, xlabel: str, ylabel: str) -> None:
 
 def plot_time_to_target(lines: pd.DataFrame, group: Mapping, threshold: float) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Median test nRMSE against optimizer steps (log-log), over the whole horizon, for the cells a
-    group of time-judged claims compares (``group``: one of :func:`lossatlas.plan.time_groups`): one
+    group of time-judged claims compares (``group``: one of :func:`lossatlas.design.plan.time_groups`): one
     panel per context, one colour per level of the contrast, solid at each optimizer's default rate
     and dashed at each cell's tuned rate; a marker at the end of a line gives the cell's status past
     the budget (reached, stalled, diverged, undecided at the cap; none where it was not trained past
@@ -221,7 +222,7 @@ def sensitivity_title(panel: Mapping, shown: Sequence[str]) -> str:
 def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequence[dict], default_rates: Mapping[str, float],
                         threshold: float) -> tuple[Figure, np.ndarray, pd.DataFrame]:
     """Median final test nRMSE at the budget against the learning rate (log x), one panel per
-    context of ``panels`` (:func:`lossatlas.plan.sensitivity_panels`, those of one tuned
+    context of ``panels`` (:func:`lossatlas.design.plan.sensitivity_panels`, those of one tuned
     experiment), one line per (loss, output activation): every rate trained, the sweep's and those
     it was extended by. A star marks each line's tuned rate (``tuned_rates.csv``, chosen on the
     validation split), hollow when it stayed at an edge of the rates trained; a vertical dotted line
@@ -230,14 +231,14 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
     Args:
         cells: the cells table (``final_test_nrmse_median``).
         tuned: ``tuned_rates.csv`` (``tuned_learning_rate``, ``edge``).
-        default_rates: optimizer -> its default rate (:func:`lossatlas.plan.default_rates`).
+        default_rates: optimizer -> its default rate (:func:`lossatlas.design.views.default_rates`).
     Returns:
         ``(fig, axes, data)``, ``axes`` of shape ``(len(panels),)``; ``data``: a row per point drawn,
         :data:`SENSITIVITY_COLUMNS` (``tuned``: whether the star marks it, ``edge``: the edge where it
         stayed; ``default_rate``: the panel's optimizer's).
     """
     check_columns(cells, CELL_COLUMNS, "cells")
-    check_columns(tuned, [*plan.BASE, "tuned_learning_rate", "edge"], "tuned rates")
+    check_columns(tuned, [*BASE, "tuned_learning_rate", "edge"], "tuned rates")
     shown = [c for c in plan.SENSITIVITY_CONTEXT if len({str(p[c]) for p in panels}) > 1] or ["dataset", "optimizer"]
     keys = list(dict.fromkeys(line for panel in panels for line in panel["lines"]))
     colormap = matplotlib.colormaps["tab10" if len(keys) <= 10 else "tab20"]
@@ -250,8 +251,8 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
         values = [np.array([threshold]), cells["final_test_nrmse_median"].to_numpy(np.float64)[:0]]
         for ax, panel in zip(axes, panels):
             context = {c: str(panel[c]) for c in plan.SENSITIVITY_CONTEXT}
-            part = plan.select_rows(cells, context)
-            marks = plan.select_rows(tuned, context)
+            part = select_rows(cells, context)
+            marks = select_rows(tuned, context)
             for loss, activation in panel["lines"]:
                 style = styles[(loss, activation)]
                 line = part[(part["loss"] == loss) & (part["activation"] == activation)].sort_values("learning_rate")

@@ -2,10 +2,10 @@
 each figure plots as CSV next to it (``<figure>.csv``, :func:`lossatlas.figures.style.save_figure`).
 
 :func:`write_figures` makes the curve figures of one dataset and experiment (rule ``figures``),
-:func:`write_study_figures` the study-wide ones of :func:`lossatlas.plan.study_figures` (rule
-``study_figures``). Every table is read with :func:`lossatlas.results.read`, cell labels as text and
+:func:`write_study_figures` the study-wide ones of :func:`lossatlas.design.plan.study_figures` (rule
+``study_figures``). Every table is read with :func:`lossatlas.core.results.read`, cell labels as text and
 the learning rate as a number; every figure that shows one rate per cell shows the default view
-(:func:`lossatlas.views.at_default`).
+(:func:`lossatlas.design.views.at_default`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from lossatlas import plan, results
+from lossatlas.core import results
+from lossatlas.design.plan import CURVE_FIGURES, study_figures
+from lossatlas.design.views import at_default, default_rates
 from lossatlas.figures.article import plot_article_seeds
 from lossatlas.figures.curves import plot_loss_curves, plot_test_rmse
 from lossatlas.figures.grid import plot_nrmse_heatmap
@@ -23,8 +25,6 @@ from lossatlas.figures.mechanism import plot_mechanism
 from lossatlas.figures.scale import plot_gradient_curves, plot_nrmse_vs_scale, plot_scale_diagnostics
 from lossatlas.figures.style import check_columns, save_figure
 from lossatlas.figures.time import plot_lr_sensitivity, plot_time_to_target, time_lines
-from lossatlas.plan import CURVE_FIGURES, study_figures
-from lossatlas.views import at_default
 
 FLOOR_COLUMNS = ["experiment", "dataset", "targets", "loss", "floor"]
 
@@ -53,7 +53,7 @@ def write_figures(
     Args:
         curves_path: ``results/aggregate/curves.parquet``.
         floors_path: ``results/aggregate/floors.csv``.
-        outputs: figure kind (:data:`lossatlas.plan.CURVE_FIGURES`) -> SVG path; other keys are ignored.
+        outputs: figure kind (:data:`lossatlas.design.plan.CURVE_FIGURES`) -> SVG path; other keys are ignored.
         noise_sd: the dataset's noise sd in target units; None when unknown (real data).
         study: the study: the curves drawn are its default view, and those of a horizon experiment
             get its budget marked; None: every curve of the table, no budget.
@@ -116,7 +116,7 @@ def write_study_figures(
     evals_paths: Sequence[str | os.PathLike] = (),
     claims: Sequence[dict] | None = None,
 ) -> None:
-    """Makes every figure of :func:`lossatlas.plan.study_figures` and writes it to ``outputs[name]``
+    """Makes every figure of :func:`lossatlas.design.plan.study_figures` and writes it to ``outputs[name]``
     (SVG), with its data as CSV next to it.
 
     Args:
@@ -125,7 +125,7 @@ def write_study_figures(
             ``article_summary.csv`` of ``results/analysis/``.
         tuned_path, mechanism_path: ``tuned_rates.csv`` and ``mechanism.csv`` of ``results/analysis/``
             (needed by the time, rate and mechanism figures, when the study has them).
-        evals_paths: the ``evals.parquet`` of the jobs of :func:`lossatlas.plan.time_jobs`.
+        evals_paths: the ``evals.parquet`` of the jobs of :func:`lossatlas.design.plan.time_jobs`.
         claims: the claims of the config's claims file (read from the config when None).
     """
     figure_plan = study_figures(study, claims)
@@ -179,7 +179,7 @@ def write_study_figures(
             tuned = results.read(tuned_path) if tuned_path is not None else None
             fig, _, data = plot_time_to_target(time_lines(evals, all_cells, study, spec, tuned), spec, spec["threshold"])
         elif kind == "lr_sensitivity":
-            fig, _, data = plot_lr_sensitivity(all_cells, results.read(tuned_path), spec["panels"], plan.default_rates(study),
+            fig, _, data = plot_lr_sensitivity(all_cells, results.read(tuned_path), spec["panels"], default_rates(study),
                                          study.config["metrics"]["nrmse_threshold"])
         elif kind == "mechanism":
             fig, _, data = plot_mechanism(results.read(mechanism_path))

@@ -4,8 +4,8 @@ The paper's figure captions (:func:`curve_captions`, :func:`study_figure_caption
 titles and captions (:data:`TABLE_TITLES`, :func:`table_captions`), and the short captions of
 Snakemake's own report (:data:`SNAKEMAKE_CAPTIONS`, written as ``.rst`` files by
 :func:`write_snakemake_captions` so that ``snakemake --report`` reads them from here too). Every
-number in a caption comes from the config, the results tables or :mod:`lossatlas.plan`, formatted
-by :mod:`lossatlas.textfmt`.
+number in a caption comes from the config, the results tables or :mod:`lossatlas.design.plan`, formatted
+by :mod:`lossatlas.core.textfmt`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from lossatlas import plan
-from lossatlas.atomic import write_text
-from lossatlas.source import N_TEST
-from lossatlas.textfmt import format_counts, format_known, format_number, join_words
+from lossatlas.core.atomic import write_text
+from lossatlas.core.source import N_TEST
+from lossatlas.core.textfmt import format_counts, format_known, format_number, join_words
+from lossatlas.design import plan
+from lossatlas.design.selection import RATE_FACTOR
 
 # --------------------------------------------------------------------------------------------
 # Curve figures of one dataset and experiment
@@ -68,7 +69,7 @@ def horizon_note(study, experiment: str, dataset: str) -> str:
 
 
 def thinning_note(points: int) -> str:
-    """The caption's note that curves of more than :data:`lossatlas.plan.MAX_POINTS` evaluation
+    """The caption's note that curves of more than :data:`lossatlas.design.plan.MAX_POINTS` evaluation
     points are drawn at that many (``""`` for shorter ones)."""
     if points <= plan.MAX_POINTS:
         return ""
@@ -97,7 +98,7 @@ def floors_caption(floors: pd.DataFrame, noise_sd: float | None) -> str:
 
 def curve_captions(dataset: str, experiment: str, cells: pd.DataFrame, study, floors: pd.DataFrame,
                    summarised: Sequence[str] = ()) -> dict[str, str]:
-    """The caption of each curve figure (:data:`lossatlas.plan.CURVE_FIGURES`) of ``dataset`` in
+    """The caption of each curve figure (:data:`lossatlas.design.plan.CURVE_FIGURES`) of ``dataset`` in
     ``experiment``.
 
     Args:
@@ -138,8 +139,8 @@ def curve_captions(dataset: str, experiment: str, cells: pd.DataFrame, study, fl
 
 
 def study_figure_caption(spec: Mapping, study, cells: pd.DataFrame, ids: Mapping[str, str] | None = None) -> str:
-    """The caption of a study-wide figure: ``spec`` is its entry of :func:`lossatlas.plan.study_figures`;
-    ``cells`` the cells table; ``ids`` the table ids (:func:`lossatlas.plan.table_ids`) it refers to."""
+    """The caption of a study-wide figure: ``spec`` is its entry of :func:`lossatlas.design.plan.study_figures`;
+    ``cells`` the cells table; ``ids`` the table ids (:func:`lossatlas.design.plan.table_ids`) it refers to."""
     kind = spec["kind"]
     ids = ids or {}
     if kind in FIGURE_CAPTIONS:
@@ -211,7 +212,7 @@ def table_reference(ids: Mapping[str, str], key: str, words: str) -> str:
 
 def time_caption(spec: Mapping, study, ids: Mapping[str, str]) -> str:
     horizon = study.config["horizon"]
-    contrast = "multiple of the default rate" if spec["contrast"] == plan.RATE_FACTOR else spec["contrast"]
+    contrast = "multiple of the default rate" if spec["contrast"] == RATE_FACTOR else spec["contrast"]
     pairs = "; ".join(f"{better} against {baseline}" for better, baseline in spec["pairs"])
     columns = join_words(list(spec["contexts"][0])) if spec["contexts"] and spec["contexts"][0] else ""
     rates = join_words([{"default": "each optimizer's default rate (solid)", "tuned": "each cell's tuned rate (dashed)"}[r]
@@ -385,7 +386,7 @@ def table_captions(tables: Sequence[dict], study) -> None:
 
 FULL = " Full caption in results/report/report.html."
 #: Short captions of ``snakemake --report`` (reStructuredText, rendered by Snakemake with Jinja), by
-#: the names of :data:`lossatlas.plan.SNAKEMAKE_CAPTIONS`.
+#: the names of :data:`lossatlas.design.plan.SNAKEMAKE_CAPTIONS`.
 SNAKEMAKE_CAPTIONS = {
     "loss_curves": (
         "Training loss against epoch on dataset ``{{ snakemake.wildcards.dataset }}``, experiment "

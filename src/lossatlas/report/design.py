@@ -10,12 +10,12 @@ import math
 import numbers
 from typing import Sequence
 
-from lossatlas.study import Experiment
-from lossatlas.datasets import FAMILIES
-from lossatlas.plan import BASE, statistics
-from lossatlas.results import CELL
+from lossatlas.core.results import BASE, CELL
+from lossatlas.core.textfmt import format_bounds, format_known, format_number, heading, join_words, loss_name
+from lossatlas.data.datasets import FAMILIES
+from lossatlas.design.plan import statistics
+from lossatlas.design.study import Experiment
 from lossatlas.report.sections import TABLE_DIMENSIONS
-from lossatlas.textfmt import format_bounds, format_known, format_number, heading, join_words, loss_name
 
 
 def yes_no(value: bool) -> str:
@@ -37,8 +37,8 @@ def rates_text(study, experiment: str) -> str:
 
 
 def experiments_table(study) -> list[dict]:
-    """The experiments, one row per field of :class:`lossatlas.config.Experiment` (lists joined by
-    commas, numbers by :func:`lossatlas.textfmt.format_number`), then the cells run and excluded;
+    """The experiments, one row per field of :class:`lossatlas.design.config.Experiment` (lists joined by
+    commas, numbers by :func:`lossatlas.core.textfmt.format_number`), then the cells run and excluded;
     one column per experiment.
 
     Returns:
@@ -104,7 +104,7 @@ def cells_by_reason(items: Sequence[tuple]) -> dict:
     does not depend on the learning rate: a cell is listed once, whatever the rates it has.
 
     Args:
-        items: ``(cell, reason)`` pairs, cells of :class:`lossatlas.study.Cell`.
+        items: ``(cell, reason)`` pairs, cells of :class:`lossatlas.design.study.Cell`.
     Returns:
         ``{"headings", "groups"}``: the coordinates shown (``dataset`` and the table dimensions,
         and any other that takes more than one value) and, per reason in first-seen order,
@@ -209,7 +209,7 @@ def horizon_context(study) -> dict:
 
 def metrics_context(study) -> dict:
     """The settings the metric definitions quote, from the config (the statistics settings from
-    :func:`lossatlas.plan.statistics`)."""
+    :func:`lossatlas.design.plan.statistics`)."""
     metrics = study.config["metrics"]
     settings = statistics(study)
     return {

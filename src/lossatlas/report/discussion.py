@@ -3,7 +3,7 @@ and the discussion (``results/analysis/findings.json``), the mechanism of every 
 claims compare (``mechanism.csv``), the tuned learning rates (``tuned_rates.csv``) and the
 practitioner's table of remedies (``remedies.csv``).
 
-Every number comes from those files (and the cells table), formatted by :mod:`lossatlas.textfmt`;
+Every number comes from those files (and the cells table), formatted by :mod:`lossatlas.core.textfmt`;
 the words that go with each category of the mechanism are fixed here (:data:`CATEGORY_WORDS`).
 """
 
@@ -14,13 +14,13 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from lossatlas.plan import BASE
+from lossatlas.core.results import BASE
+from lossatlas.core.textfmt import format_bounds, format_count, format_interval, format_number, heading, join_words
 from lossatlas.report.findings import require
 from lossatlas.report.sections import is_wide, label_text, table_dimensions
 from lossatlas.report.verdicts import text, verdict_entry
-from lossatlas.textfmt import format_bounds, format_count, format_interval, format_number, heading, join_words
 
-#: What each category of :data:`lossatlas.mechanism.CATEGORIES` says of a cell, in running text;
+#: What each category of :data:`lossatlas.core.results.MECHANISM_CATEGORIES` says of a cell, in running text;
 #: ``{saturated}``, ``{saturated_median}`` and ``{need_over_reach}`` are filled from findings.json.
 CATEGORY_WORDS = {
     "reaches within the budget": "reach the threshold within the budget",
@@ -53,7 +53,7 @@ def percent(value) -> str:
 
 
 def answer_context(findings: Mapping) -> dict:
-    """The answer to the title question, from ``findings.json`` (:func:`lossatlas.mechanism.findings`):
+    """The answer to the title question, from ``findings.json`` (:func:`lossatlas.analysis.mechanism.findings`):
     ``n_cells``, ``n_failing``, ``threshold``, ``budget`` (the budgets in steps), ``cap``,
     ``categories`` (the failing categories with a cell: ``{"name", "count", "words"}``),
     ``n_reach_later``, ``later_multiple`` (``""`` when none reach it later), ``best`` (per rate with a

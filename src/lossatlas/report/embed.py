@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import markupsafe
 import pandas as pd
 
-from lossatlas.plan import CURVE_FIGURES, study_figures
+from lossatlas.design.plan import CURVE_FIGURES, study_figures
 from lossatlas.report.captions import curve_captions, study_figure_caption
 
 FLOOR_COLUMNS = ["experiment", "dataset", "targets", "loss", "floor"]
@@ -122,7 +122,7 @@ def add_curve_figures(
 
     Args:
         sections: from :func:`lossatlas.report.sections.dataset_sections`.
-        figures: dataset -> experiment -> kind (of :data:`lossatlas.plan.CURVE_FIGURES`) -> SVG path.
+        figures: dataset -> experiment -> kind (of :data:`lossatlas.design.plan.CURVE_FIGURES`) -> SVG path.
         floors: the floors table (``results/aggregate/floors.csv``) the captions quote; None: none.
     """
     if floors is None:
@@ -152,7 +152,7 @@ FIGURE_SECTIONS = {"article_seeds": "article", "time_to_target": "time", "lr_sen
 
 def study_figure_entries(study, paths: Mapping[str, str | os.PathLike], cells: pd.DataFrame,
                          claims: Sequence[dict] | None = None, ids: Mapping[str, str] | None = None) -> dict[str, list[dict]]:
-    """The study-wide figures (:func:`lossatlas.plan.study_figures`; ``claims``: the config's claims)
+    """The study-wide figures (:func:`lossatlas.design.plan.study_figures`; ``claims``: the config's claims)
     with their captions (``ids``: the table ids they refer to), by the report section that shows
     them: ``"article"``, ``"overview"``, ``"time"``, ``"sensitivity"`` and ``"mechanism"``."""
     plan = study_figures(study, claims)

@@ -14,10 +14,10 @@ from typing import Sequence
 
 import pandas as pd
 
-from lossatlas.plan import LOSS_CONTEXT
+from lossatlas.core.results import LOSS_CONTEXT
+from lossatlas.core.source import N_TEST
+from lossatlas.core.textfmt import format_bounds, format_count, format_interval, format_number, heading, loss_name
 from lossatlas.report.sections import PORTRAIT_WIDTH, text_width
-from lossatlas.source import N_TEST
-from lossatlas.textfmt import format_bounds, format_count, format_interval, format_number, heading, loss_name
 
 # Rows of the paired comparison of examples 3 and 2: (column of article_examples_2_vs_3.csv, heading).
 EXAMPLE_COMPARISON_ROWS = (

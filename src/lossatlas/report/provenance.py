@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from lossatlas.core.textfmt import format_number
 from lossatlas.report import citation
-from lossatlas.textfmt import format_number
 
 PACKAGES = ("tensorflow-cpu", "keras", "numpy", "scipy", "pandas", "matplotlib", "jinja2", "snakemake", "weasyprint")
 # Benchmark directories (results/benchmarks/<dir>/...) and files, by the rule that wrote them; in pipeline order.

@@ -21,13 +21,15 @@ import markupsafe
 import pandas as pd
 
 import lossatlas
-from lossatlas import plan, results
-from lossatlas.atomic import atomic_path, write_text
-from lossatlas.plan import CURVE_CELL_LIMIT, table_ids
+from lossatlas.core import results
+from lossatlas.core.atomic import atomic_path, write_text
+from lossatlas.core.source import ARTICLE_DATE, ARTICLE_TITLE
+from lossatlas.core.textfmt import LOSS_NAMES, format_counts, format_number
+from lossatlas.design import plan
+from lossatlas.design.plan import CURVE_CELL_LIMIT, table_ids
+from lossatlas.design.views import at_default
 from lossatlas.report import captions, design, discussion, embed, findings, provenance, sections, tables, verdicts
-from lossatlas.source import ARTICLE_DATE, ARTICLE_TITLE
-from lossatlas.textfmt import LOSS_NAMES, format_counts, format_number
-from lossatlas.views import at_default
+from lossatlas.report.inputs import write_inputs
 
 #: The analysis files the report reads (``results/analysis/``; the names of the analysis rule's
 #: outputs), by the names build_context takes them: CSV tables, and ``findings`` (JSON).
@@ -42,7 +44,7 @@ SECTIONS = ("question", "method", "results", "claims", "time", "rates", "discuss
 
 def read_analysis(paths: Mapping[str, str | os.PathLike]) -> dict:
     """The analysis files of :data:`ANALYSIS_FILES` from ``paths`` (name -> path): the tables read
-    by :func:`lossatlas.results.read` (labels as text), ``findings`` as the mapping of its JSON."""
+    by :func:`lossatlas.core.results.read` (labels as text), ``findings`` as the mapping of its JSON."""
     missing = [name for name in ANALYSIS_FILES if name not in paths]
     if missing:
         raise ValueError(f"analysis files missing: {', '.join(missing)}")
@@ -58,7 +60,7 @@ def section_numbers(shown: Mapping[str, bool]) -> dict[str, str]:
 
 
 def resolve_claims(study, claims: Sequence[dict] | None, needed: bool) -> list[dict]:
-    """``claims``, or when None the config's (:func:`lossatlas.plan.claims_of`) where ``needed`` (the
+    """``claims``, or when None the config's (:func:`lossatlas.design.plan.claims_of`) where ``needed`` (the
     report has analysis files or study-wide figures), else none."""
     if claims is not None:
         return list(claims)
@@ -72,7 +74,7 @@ def build_tables(study, cells: pd.DataFrame, analysis: Mapping[str, pd.DataFrame
     tables here, from the same inputs).
 
     Returns:
-        ``ids`` (table key -> id, :func:`lossatlas.plan.table_ids`), ``default`` (the default view of
+        ``ids`` (table key -> id, :func:`lossatlas.design.plan.table_ids`), ``default`` (the default view of
         ``cells``), ``sections``, ``article``, ``claims``, ``comparisons``, ``time``, ``tuned``,
         ``mechanism``, ``remedies``, ``answer``, ``appendix`` (the parts; None where the study or
         its analysis has none) and ``tables``: every table in report order, with its id, number,
@@ -156,16 +158,16 @@ def build_context(
         analysis: the analysis files by the names of :data:`ANALYSIS_FILES` (:func:`read_analysis`);
             without them the report has no answer, article, claims, comparison, time, rate or
             discussion sections.
-        study_figures: name -> SVG path of the study-wide figures (:func:`lossatlas.plan.study_figures`).
+        study_figures: name -> SVG path of the study-wide figures (:func:`lossatlas.design.plan.study_figures`).
         invocation: the Snakefile's ``invocation.json`` (the command line), read if it exists.
         citation_file: a CITATION.cff for the title, authors and BibTeX (None: the study's title only).
         floors: the floors table (``results/aggregate/floors.csv``) the curve captions quote.
-        claims: the claims of the config's claims file (:func:`lossatlas.plan.claims_of`; read from
+        claims: the claims of the config's claims file (:func:`lossatlas.design.plan.claims_of`; read from
             the config when None): with the config they decide which tables and figures there are.
         link_base: the directory the HTML is written to: each figure links its data (its CSV, where
             it has one) relative to it (None: by the CSV's path as given).
 
-    Tables get the ids of :func:`lossatlas.plan.table_ids` (from the config), built by
+    Tables get the ids of :func:`lossatlas.design.plan.table_ids` (from the config), built by
     :func:`build_tables`; ``citable_tables`` holds them as :mod:`lossatlas.report.tables` writes them.
     """
     claims = resolve_claims(study, claims, analysis is not None or bool(study_figures))
@@ -282,7 +284,7 @@ def compact_html(html: str) -> str:
 @contextlib.contextmanager
 def library_logs_to_stderr(names: Sequence[str] = LOGGERS) -> Iterator[None]:
     """Sends the warnings of the ``names`` loggers to the current ``sys.stderr`` (the job's log under
-    :func:`lossatlas.logs.log_to`) instead of Python's last-resort handler."""
+    :func:`lossatlas.core.logs.log_to`) instead of Python's last-resort handler."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.WARNING)
@@ -337,8 +339,6 @@ def write_report(
     from the config when None); ``script``: the report's script (:func:`render_html`)."""
     claims = resolve_claims(study, claims, analysis is not None or bool(study_figures))
     if inputs is not None:
-        from lossatlas.report.rebuild import write_inputs
-
         write_inputs(inputs, study, claims, cells=cells, floors=floors, analysis=analysis, figures=figures,
                      study_figures=study_figures, benchmarks=benchmarks, repo=repo, invocation=invocation,
                      citation_file=citation_file)

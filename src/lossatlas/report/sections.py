@@ -1,10 +1,10 @@
 """The results per dataset and the appendix of every cell, from the cells table.
 
-The cells table (``results/aggregate/cells.csv``, :data:`lossatlas.results.TABLES`) has one row
-per cell: its coordinates (:data:`lossatlas.results.CELL`), counts and rates, and per metric
+The cells table (``results/aggregate/cells.csv``, :data:`lossatlas.core.results.TABLES`) has one row
+per cell: its coordinates (:data:`lossatlas.core.results.CELL`), counts and rates, and per metric
 ``{metric}_mean, _ci_low, _ci_high, _median, _iqm, _n_finite``; :data:`CELLS_COLUMNS` lists the
 metric columns the report reads on top of the table's required ones. The results per dataset show
-the default view (each cell at its optimizer's default rate, :func:`lossatlas.views.at_default`);
+the default view (each cell at its optimizer's default rate, :func:`lossatlas.design.views.at_default`);
 the appendix lists every cell, every rate of a tuned experiment included.
 """
 
@@ -16,11 +16,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from lossatlas import results
-from lossatlas.plan import BASE, listed_experiments
-from lossatlas.results import CELL
-from lossatlas.views import at_default
-from lossatlas.textfmt import (
+from lossatlas.core import results
+from lossatlas.core.results import BASE, CELL
+from lossatlas.core.textfmt import (
     flag_text,
     format_bounds,
     format_count,
@@ -30,6 +28,8 @@ from lossatlas.textfmt import (
     loss_name,
     rate_text,
 )
+from lossatlas.design.plan import listed_experiments
+from lossatlas.design.views import at_default
 
 # Cell coordinates every results table shows; the others but dataset only where they vary.
 TABLE_DIMENSIONS = ("loss", "activation")
@@ -64,7 +64,7 @@ PORTRAIT_WIDTH = 510  # points of text width on an A4 portrait page (182 mm = 51
 
 
 def check_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    """``cells`` if it has the cells table's required columns (:func:`lossatlas.results.check`) and
+    """``cells`` if it has the cells table's required columns (:func:`lossatlas.core.results.check`) and
     those of :data:`CELLS_COLUMNS`; ValueError naming the missing ones."""
     results.check(cells, "cells")
     missing = [column for column in CELLS_COLUMNS if column not in cells.columns]
@@ -86,10 +86,10 @@ def table_rows(cells: pd.DataFrame) -> list[dict]:
 
     Returns:
         dicts with ``labels`` (cell coordinate -> text, dataset left out, the loss by its short name
-        of :data:`lossatlas.textfmt.LOSS_NAMES`, to keep the table on a portrait page), ``flag``
+        of :data:`lossatlas.core.textfmt.LOSS_NAMES`, to keep the table on a portrait page), ``flag``
         (the reach flag, ``""`` when none) and ``values``: one ``{"main", "ci"}`` per entry of
         :data:`RESULT_COLUMNS` (``ci`` empty but for the nRMSE, where ``main + " " + ci`` is
-        :func:`lossatlas.textfmt.format_interval`): test nRMSE mean [CI], median and IQM over the
+        :func:`lossatlas.core.textfmt.format_interval`): test nRMSE mean [CI], median and IQM over the
         seeds that did not diverge; divergence as ``"rate (diverged/seeds)"``; the stagnation and
         reach rates; the Kaplan-Meier median steps to the nRMSE threshold (``inf`` when fewer than
         half reach it).
@@ -122,7 +122,7 @@ def table_rows(cells: pd.DataFrame) -> list[dict]:
 
 def label_text(cell, column: str, short_loss: bool = True) -> str:
     """A coordinate of a cells-table row as a table shows it: the loss by its short name
-    (:data:`lossatlas.textfmt.LOSS_NAMES`), the rate by :func:`lossatlas.textfmt.format_number`."""
+    (:data:`lossatlas.core.textfmt.LOSS_NAMES`), the rate by :func:`lossatlas.core.textfmt.format_number`."""
     if column == "learning_rate":
         return format_number(float(cell[column]))
     if column == "loss" and short_loss:
@@ -142,9 +142,9 @@ def horizon_text(cell) -> str:
 
 def appendix_rows(cells: pd.DataFrame) -> list[dict]:
     """One appendix row per row of ``cells``: ``labels`` (every coordinate; the loss by its short
-    name, the rate by :func:`lossatlas.textfmt.format_number`), ``flag``, ``seeds``, ``r2`` (``"mean R² (mean best
+    name, the rate by :func:`lossatlas.core.textfmt.format_number`), ``flag``, ``seeds``, ``r2`` (``"mean R² (mean best
     R²)"``), ``horizon`` (:func:`horizon_text`) and ``metrics``: one ``{"mean", "ci"}`` per entry of
-    :data:`SUMMARY_METRICS` (so that ``mean + " " + ci`` is :func:`lossatlas.textfmt.format_interval`)."""
+    :data:`SUMMARY_METRICS` (so that ``mean + " " + ci`` is :func:`lossatlas.core.textfmt.format_interval`)."""
     check_cells(cells)
     return [
         {
@@ -201,7 +201,7 @@ def table_width(dimensions: Sequence[str], rows: Sequence[dict]) -> float:
 
 
 def dataset_sections(cells: pd.DataFrame, study) -> list[dict]:
-    """One section per dataset that has cells in the default view (:func:`lossatlas.views.at_default`:
+    """One section per dataset that has cells in the default view (:func:`lossatlas.design.views.at_default`:
     each cell at its optimizer's default rate), in the config's dataset order.
 
     Each: ``dataset``, ``table`` (None when every experiment on the dataset is too large to list;
@@ -304,7 +304,7 @@ def appendix_context(cells: pd.DataFrame, study) -> dict:
 
 
 def interval_data(mean: str, interval: str) -> str:
-    """A mean and its CI (``"1.2"``, ``"[1.1, 1.3]"``, as :func:`lossatlas.textfmt.format_interval`
+    """A mean and its CI (``"1.2"``, ``"[1.1, 1.3]"``, as :func:`lossatlas.core.textfmt.format_interval`
     writes them) as the explorer's data: ``"1.2 1.1 1.3"`` (numbers never contain a space); the
     explorer writes ``"[1.1, 1.3]"`` back."""
     bounds = re.fullmatch(r"\[(\S+), (\S+)\]", interval)

@@ -1,10 +1,10 @@
 """Citable tables: each report table with its stable id, flattened, and written as CSV, LaTeX
 (booktabs) and Markdown next to the report.
 
-A citable table is a mapping with ``id`` (``"T1"``, from :func:`lossatlas.plan.table_ids`),
+A citable table is a mapping with ``id`` (``"T1"``, from :func:`lossatlas.design.plan.table_ids`),
 ``number``, ``title``, ``caption`` (plain text, ending in its stamp: id, config hash, commit),
 ``columns`` (headings), ``align`` (``"l"`` or ``"r"`` per column) and ``rows`` (lists of texts, one
-per column, numbers already formatted by :mod:`lossatlas.textfmt`).
+per column, numbers already formatted by :mod:`lossatlas.core.textfmt`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import unicodedata
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from lossatlas.atomic import write_text
-from lossatlas.plan import table_paths
+from lossatlas.core.atomic import write_text
+from lossatlas.design.plan import table_paths
 
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",

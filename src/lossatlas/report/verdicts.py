@@ -3,7 +3,7 @@ and by time to target, each at Keras's default rate and at each cell's tuned rat
 time-to-target comparisons behind the time verdicts.
 
 Everything is read from ``results/analysis/claims.csv`` and ``claim_details.csv``
-(:func:`lossatlas.claims.evaluate_claims`); nothing is decided here.
+(:func:`lossatlas.analysis.claims.evaluate_claims`); nothing is decided here.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from lossatlas.claims import VERDICTS
+from lossatlas.analysis.claims import VERDICTS
+from lossatlas.core.textfmt import format_bounds, format_count, format_number, join_words, loss_name
 from lossatlas.report.findings import require
 from lossatlas.report.sections import is_wide
-from lossatlas.textfmt import format_bounds, format_number, join_words, loss_name, format_count
 
 #: The judgments and rates a claim can be judged at, in the order the claims table shows them:
 #: (column of claims.csv, judgment, rate, heading).
@@ -42,7 +42,7 @@ def text(value) -> str:
 
 def verdict_entry(value, claim_id: str) -> dict | None:
     """``{"verdict", "verdict_class"}`` of a verdict cell, None where the claim is not judged so;
-    ValueError for a word that is not one of :data:`lossatlas.claims.VERDICTS`."""
+    ValueError for a word that is not one of :data:`lossatlas.analysis.claims.VERDICTS`."""
     verdict = text(value)
     if not verdict:
         return None
@@ -115,7 +115,7 @@ def verdicts_at(claims: Sequence[dict], rate: str) -> list[dict]:
 
 def abstract_context(claims: Sequence[dict]) -> dict:
     """The abstract's verdicts: the headline counts (one per verdict of
-    :data:`lossatlas.claims.VERDICTS`, ``"2 supported, 1 not supported, 1 mixed and 0 undecided"``)
+    :data:`lossatlas.analysis.claims.VERDICTS`, ``"2 supported, 1 not supported, 1 mixed and 0 undecided"``)
     and, per rate, the claims judged there with their verdicts (:func:`verdicts_at`)."""
     counts = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
     return {

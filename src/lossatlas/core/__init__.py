@@ -1,0 +1,1 @@
+"""The foundation every stage shares: seeds, atomic writes, logs, the results tables' columns, number formatting, the article's constants, the rate sweep, the evaluation schedule, code fingerprints."""

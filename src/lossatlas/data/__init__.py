@@ -1,0 +1,1 @@
+"""Datasets: deterministic generators, splits and files with their SHA-256 manifests."""
