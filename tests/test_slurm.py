@@ -25,7 +25,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import copy_workflow
 
 REPO = Path(__file__).resolve().parents[1]
