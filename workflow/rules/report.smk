@@ -174,6 +174,8 @@ rule report:
         ],
         benchmarks=BENCHMARKS,
         template=Path(workflow.basedir) / "report" / "template.html.j2",
+        # The template's sections, one include each (report/sections/).
+        sections=sorted((Path(workflow.basedir) / "report" / "sections").glob("*.html.j2")),
         style=Path(workflow.basedir) / "report" / "style.css",
         script=Path(workflow.basedir) / "report" / "explore.js",
     output:
