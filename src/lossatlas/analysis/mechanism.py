@@ -39,6 +39,9 @@ from lossatlas.stats.survival import censored_median
 SIGN_LIKE = ("adam", "rmsprop")
 #: A cell of the mechanism table: its base cell (:data:`lossatlas.core.results.BASE`), then its rate.
 KEY = [*BASE, "learning_rate"]
+#: The mechanism table's columns, in order (an empty table has them too).
+COLUMNS = [*KEY, "claims", "optimizer_name", "budget_steps", "reach_steps", "required_linf", "moved_linf", "capacity_linf",
+           "mean_saturation", "initial_grad_norm", "category"]
 
 
 def claim_cells(claims: dict, cells: pd.DataFrame, study, tuned: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +96,7 @@ def mechanism_table(claim_cells_: pd.DataFrame, trials: pd.DataFrame, study) -> 
                      "reach_steps": reach, "required_linf": required, "moved_linf": moved, "capacity_linf": capacity,
                      "mean_saturation": saturation, "initial_grad_norm": float(kept["initial_grad_norm"].median()),
                      "category": category})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _pooled_ratio(log_ratios: np.ndarray, n_resamples: int, seed: int) -> tuple[float, float, float]:

@@ -1,0 +1,51 @@
+"""The article's examples and the loss comparisons of the report (lossatlas.report.findings)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from handmade import analysis_tables, cells_table
+from report_fixtures import study_fixture  # noqa: F401  (the pytest fixture `study`)
+
+from lossatlas.report import findings
+
+# --- the article, claims, comparisons ------------------------------------------------------------
+
+
+def test_article_table_has_each_example_and_the_paired_comparison():
+    tables = analysis_tables()
+    article = findings.article_context(tables["article_summary"], tables["article_examples"])
+    first, third = article["examples"][0], article["examples"][2]
+    assert first["printed"] == "0.8179" and first["median"] == "1.2" and first["range"] == "[1.01, 1.39]"
+    assert first["inside"] == "no" and third["inside"] == "yes" and third["quantile"] == "0.2"
+    assert third["test_median"] == "0.012" and third["test_range"] == "[0.01, 0.0139]"
+    values = {row["heading"]: row["value"] for row in article["comparison"]}
+    assert len(values) == len(findings.EXAMPLE_COMPARISON_ROWS)
+    assert values["Mean paired difference, example 3 − example 2 [95% BCa CI]"] == "-0.024 [-0.03, -0.018]"
+    assert values["Seeds paired (examples 2 and 3 share each seed's data)"] == "5"
+    assert values["Hodges–Lehmann estimate of the paired difference, example 3 − example 2"] == "-0.0235"
+    with pytest.raises(ValueError, match="p_value"):
+        findings.article_context(tables["article_summary"], tables["article_examples"].drop(columns="p_value"))
+    summary = tables["article_summary"].assign(printed_inside=tables["article_summary"]["printed_inside"].astype(str))
+    assert findings.article_context(summary, tables["article_examples"])["examples"][2]["inside"] == "yes"  # as read from CSV
+
+
+def test_best_losses_make_a_table_in_grid_order(study):
+    cells, tables = cells_table(study), analysis_tables()
+    best = tables["best_losses"]
+    comparison = findings.comparison_tables(cells, best, study)
+    article = next(t for t in comparison if t["experiment"] == "article")
+    assert article["column_labels"] == ["adam", "sgd"]  # the config's order, not the table's
+    cell = article["rows"][[r["labels"][0] for r in article["rows"]].index("seed_small")]["cells"]
+    assert cell == [{"loss": "BCE", "mark": "*", "median": "1"}, {"loss": "BCE", "mark": "", "median": "1"}]
+    tally = {row["loss"]: row for row in article["tally"]}
+    assert tally["binary_crossentropy"]["best"] == tally["binary_crossentropy"]["contexts"] == "2"
+    assert tally["binary_crossentropy"]["significant"] == "1"
+    as_read = best.assign(all_beaten=best["all_beaten"].astype(str), best=["binary_crossentropy", np.nan, "binary_crossentropy"])
+    cells_read = findings.comparison_tables(cells, as_read, study)[0]["rows"][0]["cells"]
+    assert cells_read[0]["mark"] == "*" and cells_read[1]["loss"] == "n/a"  # no finite median: no best loss
+    with pytest.raises(ValueError, match="all_beaten"):
+        findings.comparison_tables(cells, best.drop(columns="all_beaten"), study)
+    context = findings.comparisons_context(cells, tables["comparisons"], best, study)
+    assert context["n_rows"] == "2" and context["n_significant"] == "1" and context["metric"] == "final_test_nrmse"
+    assert [t["experiment"] for t in context["tables"]] == ["article", "long"]
