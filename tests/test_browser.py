@@ -159,6 +159,7 @@ def test_every_cell_table_filters_sorts_and_stays_offline(smoke_run, browser):
     page.close()
 
 
+@pytest.mark.slow
 def test_a_table_too_long_to_print_is_built_from_its_data(browser, tmp_path, monkeypatch):
     """Past the print limit, Appendix A's rows are data the script builds into the same table."""
     from handmade import analysis_tables, cells_table, floors_table

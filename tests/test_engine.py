@@ -55,6 +55,7 @@ ARTICLE_CELLS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", [ADAM, SGD], ids=["adam", "sgd"])
 @pytest.mark.parametrize("family", sorted(ARTICLE_CELLS))
 def test_engine_matches_fit_on_the_article_model(family, optimizer):
@@ -63,6 +64,7 @@ def test_engine_matches_fit_on_the_article_model(family, optimizer):
     assert_matches_fit(family, DENSE, ARTICLE_CELLS[family], optimizer)
 
 
+@pytest.mark.slow
 def test_each_segment_trains_at_its_own_learning_rate():
     """A learning-rate sweep is one stack: each trial equals fit at its own rate."""
     segments = [("mse", "sigmoid", rate) for rate in (1e-4, 1e-3, 1e-2, 1e-1)] + [("binary_crossentropy", "sigmoid", 0.3)]
@@ -70,6 +72,7 @@ def test_each_segment_trains_at_its_own_learning_rate():
     assert_matches_fit("seed_large", DENSE, [("mse", "linear", 1e-4), ("mse", "linear", 3e-3)], SGD, epochs=40)
 
 
+@pytest.mark.slow
 def test_engine_matches_fit_when_the_sigmoid_saturates():
     """Large initial weights saturate the sigmoid: BCE must take Keras's logits path on both sides."""
     assert_matches_fit("seed_small", DENSE, [("binary_crossentropy", "sigmoid"), ("mse", "sigmoid")], ADAM, scale_init=40.0, epochs=20)
@@ -85,21 +88,25 @@ def test_engine_matches_fit_when_the_sigmoid_saturates():
     ],
     ids=lambda spec: spec.label,
 )
+@pytest.mark.slow
 def test_engine_matches_fit_with_clipping_and_rmsprop(optimizer):
     """Norm clipping is computed per trial by the engine and by Keras in fit: they must agree."""
     assert_matches_fit("seed_large", DENSE, [("mse", "linear")], optimizer, epochs=30)
 
 
+@pytest.mark.slow
 def test_engine_matches_fit_on_deeper_models():
     assert_matches_fit("seed_small", MLP, [("mse", "sigmoid"), ("mse", "linear")], ADAM, epochs=30)
     assert_matches_fit("seed_large", RELU_MLP, [("huber", "linear"), ("log_cosh", "softplus")], SGD, epochs=30)
 
 
+@pytest.mark.slow
 def test_engine_matches_fit_with_xla():
     assert_matches_fit("seed_small", DENSE, [("mse", "sigmoid"), ("binary_crossentropy", "sigmoid", 0.01)], ADAM, epochs=20,
                        jit_compile=True)
 
 
+@pytest.mark.slow
 def test_a_production_size_stack_matches_fit():
     """600 trials (6 cells x 100 seeds) in one stack: a sample of them, first and last included,
     equals fit trial by trial."""
@@ -108,6 +115,7 @@ def test_a_production_size_stack_matches_fit():
     assert_matches_fit("seed_small", DENSE, segments, ADAM, epochs=20, n_seeds=100, check=[0, 137, 250, 399, 461, 599])
 
 
+@pytest.mark.slow
 def test_standardized_targets_match_fit_on_z_scores_and_score_in_target_units():
     """The engine trains on each seed's z-scored targets (fit trains on the same z-scores) and
     reports test errors of the predictions mapped back to target units (model.predict)."""
@@ -132,6 +140,7 @@ def test_standardized_targets_match_fit_on_z_scores_and_score_in_target_units():
             np.testing.assert_allclose(result.evals["test_mae"][-1, trial], mae, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_test_and_validation_metrics_match_predict_at_every_evaluation_point():
     """With eval_every 7, the probe runs at epochs 0, 1, 7, 14, 20; its test and validation RMSE
     equal model.predict's with fit's weights after that many epochs, and probing does not change
@@ -157,6 +166,7 @@ def test_test_and_validation_metrics_match_predict_at_every_evaluation_point():
                 np.testing.assert_allclose(result.evals[f"{split}_rmse"][point, replicate], rmse, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_diverging_trial_is_recorded_and_isolated():
     """SGD with a huge learning rate blows up the linear cells; the bounded sigmoid cells of the same
     stack must train exactly as they do alone, and the job must not crash."""
@@ -176,6 +186,7 @@ def test_a_diverging_trial_is_recorded_and_isolated():
         np.testing.assert_array_equal(got[3:], want)
 
 
+@pytest.mark.slow
 def test_training_is_bit_identical_when_repeated():
     data, seeds, initial = setup("seed_small", MLP)
     runs = [engine.StackTrainer(data, MLP, [("mse", "sigmoid"), ("huber", "tanh")], ADAM, initial, seeds).train(10) for _ in range(2)]
@@ -186,6 +197,7 @@ def test_training_is_bit_identical_when_repeated():
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.slow
 def test_training_in_chunks_and_keeping_some_trials_changes_nothing():
     """Running 12 epochs as 5 + 7, or dropping trials after 5 epochs, leaves every kept trial
     bit-identical to one uninterrupted run."""
@@ -219,6 +231,7 @@ def test_seeds_pair_cells_and_fix_the_initial_weights():
     np.testing.assert_array_equal(np.concatenate([chunks.next(1), chunks.next(3)]), orders)
 
 
+@pytest.mark.slow
 def test_trials_of_several_trainers_go_on_as_one_stack():
     """Two sweeps trained to epoch 5 separately, then some of their trials adopted by one new trainer
     and trained 7 epochs more: each equals its uninterrupted run."""

@@ -14,6 +14,7 @@ LOSS = "custom_functions:scaled_mse"
 ACTIVATION = "custom_functions:soft_clip"
 
 
+@pytest.mark.slow
 def test_a_custom_loss_and_activation_train_exactly_as_fit_trains_them():
     model, optimizer = ModelSpec("dense1"), OptimizerSpec("adam", "adam", 0.001)
     data = generate(DatasetSpec("s", "seed_small"), 3, 2)

@@ -441,6 +441,7 @@ def test_write_figures_reads_the_curves_and_floors_tables(tmp_path):
         figures.write_figures(curves, floors, "seed_large", "article", outputs)
 
 
+@pytest.mark.slow
 def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
     tables = analysis_tables()
     paths = {name: tmp_path / f"{name}.csv" for name in ("cells", "slopes", "runs", "summary")}
@@ -494,6 +495,7 @@ def imported(module: str) -> set[str]:
     return set(run.stdout.split())
 
 
+@pytest.mark.slow
 def test_figures_and_report_never_import_each_other_nor_tensorflow():
     figures_side, report_side, planned = imported("lossatlas.figures"), imported("lossatlas.report"), imported("lossatlas.design.plan")
     assert not any(m.startswith("lossatlas.report") for m in figures_side)

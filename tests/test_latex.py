@@ -62,6 +62,7 @@ def study():
     return load_study(smoke_config())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("long_rows", [tables.LONGTABLE_ROWS, 0], ids=["float", "longtable"])
 def test_every_report_table_compiles(study, tmp_path, monkeypatch, long_rows):
     """Every table kind the report writes (best losses, results per dataset, claims, time to target,

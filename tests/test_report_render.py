@@ -53,6 +53,7 @@ def rendered(study, tmp_path_factory):
     return cells, html, (directory / "report.pdf").read_bytes()
 
 
+@pytest.mark.slow
 def test_html_has_the_tables_figures_and_escapes_labels(rendered):
     cells, html, _ = rendered
     for element in ('id="T1"', 'id="T2"', 'id="F1"', 'id="F2"', 'id="F3"', "Figure 3.", "Table 2."):
@@ -95,6 +96,7 @@ def test_compact_html_leaves_out_what_the_parser_implies_only():
                                   "<pre>  kept\n    as is</td></pre>\n<script>\n  var a = '</td>';\n</script>\n<p>a\nb</p>")
 
 
+@pytest.mark.slow
 def test_pdf_figure_text_is_selectable(rendered):
     """pdftotext finds, on the page that holds Figure 1, the text of its panel titles and axis labels
     (drawn text, not outlines)."""
@@ -129,6 +131,7 @@ def test_html_answers_the_title_question_first(rendered):
     assert numbers == [str(n) for n in range(1, len(numbers) + 1)] and len(numbers) == 9
 
 
+@pytest.mark.slow
 def test_pdf_text_has_the_table_numbers(rendered, study):
     cells, _, pdf = rendered
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
@@ -144,6 +147,7 @@ def test_pdf_text_has_the_table_numbers(rendered, study):
         assert words in text, words
 
 
+@pytest.mark.slow
 def test_source_date_epoch_makes_the_report_reproducible(study, monkeypatch, tmp_path):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     assert provenance.render_time().isoformat() == "2023-11-14T22:13:20+00:00"

@@ -106,6 +106,7 @@ def write_report_inputs(study, aggregate_dir, analysis_dir):
     return cells, floors, analysis
 
 
+@pytest.mark.slow
 def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     cells, floors, analysis = write_report_inputs(study, tmp_path, tmp_path)
@@ -123,6 +124,7 @@ def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_
     assert sorted(p.stem for p in (out / "captions").glob("*.rst")) == sorted(plan.SNAKEMAKE_CAPTIONS)
 
 
+@pytest.mark.slow
 def test_rebuild_tables_gives_each_csv_as_the_report_stage_writes_it(study, tmp_path, monkeypatch):
     """inputs.json names what the report read, relative to itself: a moved copy of the whole tree
     rebuilds every T<n>.csv byte for byte from itself, and a changed result changes the rebuilt table."""

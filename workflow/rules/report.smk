@@ -1,3 +1,4 @@
+import os
 import re
 
 import lossatlas.design.plan as lossatlas_plan
@@ -61,6 +62,11 @@ def table_key(path):
     """The report's table key (lossatlas.design.plan.table_plan) of a table file."""
     table_id = Path(path).stem
     return next(key for key, value in TABLE_IDS.items() if value == table_id)
+
+
+# The report's templates, CSS and script (report/ of the checkout), relative to the working directory,
+# so that a moved checkout (or a copy of a finished run) does not count as changed inputs.
+REPORT_SOURCES = Path(os.path.relpath(Path(workflow.basedir) / "report"))
 
 
 # Benchmark files of every stage before the report, for its provenance appendix (wall time per stage).
@@ -173,11 +179,11 @@ rule report:
             *figure_data(STUDY_FIGURES).values(),
         ],
         benchmarks=BENCHMARKS,
-        template=Path(workflow.basedir) / "report" / "template.html.j2",
+        template=REPORT_SOURCES / "template.html.j2",
         # The template's sections, one include each (report/sections/).
-        sections=sorted((Path(workflow.basedir) / "report" / "sections").glob("*.html.j2")),
-        style=Path(workflow.basedir) / "report" / "style.css",
-        script=Path(workflow.basedir) / "report" / "explore.js",
+        sections=sorted((REPORT_SOURCES / "sections").glob("*.html.j2")),
+        style=REPORT_SOURCES / "style.css",
+        script=REPORT_SOURCES / "explore.js",
     output:
         html=report(REPORT_HTML, caption=caption("report"), category="Report", labels={"format": "HTML"}),
         pdf=report(REPORT_PDF, caption=caption("report"), category="Report", labels={"format": "PDF"}),
