@@ -36,6 +36,11 @@ def cells_table(study) -> pd.DataFrame:
         horizon = study.experiments[cell.experiment].horizon and cell.learning_rate != EXTENDED_RATE
         row["horizon_status"] = HORIZON_STATUS[index % 3] if horizon else np.nan
         row["horizon_steps"] = 960.0 * (1 + index % 2) if horizon else np.nan
+        status = row["horizon_status"]
+        row["diagnosis"] = {"undecided": "still descending", "stalled": "saturated output"}.get(status, "") if horizon else np.nan
+        row.update(improvement_per_doubling=0.05 if horizon else np.nan, end_output_saturation=0.9 if horizon else np.nan,
+                   update_ratio=0.5 if horizon else np.nan, extrapolated_steps=5000.0 if status == "undecided" else np.nan,
+                   time_tuned=False, validation_steps_to_threshold_median=np.nan, contention_steps=np.nan)
         row.update(stagnation_rate=0.25 * (index % 3), reach_rate=1 - 0.25 * (index % 3),
                    steps_to_threshold_median=math.inf if index % 3 == 2 else 8.0 * (index + 1))
         for offset, metric in enumerate(("final_test_rmse", "final_test_nrmse", "final_test_mae", "final_train_loss")):

@@ -128,10 +128,24 @@ def progress(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets) 
 
 
 def horizon_statuses(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets) -> pd.DataFrame:
-    """Per cell of a horizon experiment trained past its budget: ``horizon_status``
-    (:func:`lossatlas.stats.convergence.group_status` at the cell's last evaluation, the fastest cell of
-    its context setting the stall rule's scale) and ``horizon_steps`` (the steps it was trained).
-    Other cells get no row."""
+    """Per cell of a horizon experiment trained past its budget (other cells get no row):
+
+    * ``horizon_status``: :func:`lossatlas.stats.convergence.group_status` at the cell's last
+      evaluation, the fastest cell of its context setting the stall rule's scale (``undecided``
+      when still running at the cap; ``dropped`` when it left the successive halving for the
+      time-tuned rate still running); ``horizon_steps``: the steps it was trained;
+    * why it has not reached the threshold (:func:`lossatlas.stats.convergence.diagnose`):
+      ``diagnosis``, from ``improvement_per_doubling`` (of the median test error over the last two
+      doublings), ``end_output_saturation`` (median over seeds at the end) and ``update_ratio``
+      (the median last epoch's update over the median first epoch's); ``extrapolated_steps`` (a
+      log–log extrapolation of the steps it would need; never a verdict);
+    * in a tuned experiment, the successive halving for the time-tuned rate
+      (:func:`lossatlas.stats.convergence.time_tuned`): ``time_tuned`` (this rate is its base cell's
+      time-tuned rate), ``validation_steps_to_threshold_median`` and ``contention_steps`` (the
+      last checkpoint at which it was in contention, in steps; NaN for a rate never in contention).
+    """
+    columns = [*CELL, "horizon_status", "horizon_steps", "diagnosis", "improvement_per_doubling", "end_output_saturation",
+               "update_ratio", "extrapolated_steps", "time_tuned", "validation_steps_to_threshold_median", "contention_steps"]
     rows = []
     horizon_experiments = [label for label, spec in study.experiments.items() if spec.horizon]
     selected = trials[trials["experiment"].isin(horizon_experiments)]
@@ -142,19 +156,47 @@ def horizon_statuses(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, da
                      & (evals["optimizer"] == optimizer)]
         rmse, epochs = metric_matrix(part, "test_rmse", context)
         error = rmse / convergence.fit_scale(study, dataset, context, datasets)[:, None]
+        saturation, updates = (metric_matrix(part, name, context)[0] for name in ("output_saturation", "update_norm"))
+        first_update = context["first_epoch_update_norm"].to_numpy(np.float64)
+        halvings = convergence.time_tuned(study, part, datasets) if study.experiments[experiment].tune else {}
         positions = context.groupby(CELL, sort=False).indices
         reach = {key: convergence.reach_steps(error[rows_], epochs, horizon.threshold, steps) for key, rows_ in positions.items()}
         fastest = min(reach.values(), default=math.inf)
         for key, rows_ in positions.items():
             values = error[rows_]
             last = int(context["end_epochs"].to_numpy()[rows_].max())
-            if last <= horizon.budget:
+            base = tuple(str(value) for name, value in zip(CELL, key) if name != "learning_rate")
+            rate, halving = float(key[CELL.index("learning_rate")]), halvings.get(base)
+            tuned = halving is not None and math.isclose(rate, halving.winner, rel_tol=1e-9)
+            if last <= horizon.budget and not tuned:
                 continue
             diverged = context["diverged"].to_numpy()[rows_]
             status = convergence.group_status(values, epochs, diverged, last, fastest, horizon, steps)
-            rows.append({**dict(zip(CELL, key)), "horizon_status": "undecided" if status == "running" else status,
-                         "horizon_steps": last * steps})
-    return pd.DataFrame(rows, columns=[*CELL, "horizon_status", "horizon_steps"])
+            if status == "running":
+                status = "undecided" if last >= horizon.cap else "dropped"
+            end = np.searchsorted(epochs, last, side="right") - 1
+            median = convergence.median_curve(values)
+            gain = convergence.improvement_per_doubling(median, epochs, last)
+            end_saturation = _median(saturation[rows_, end])
+            ratio = _median(updates[rows_, end]) / _median(first_update[rows_])
+            until = halving.kept_until.get(rate) if halving is not None else None
+            rows.append({
+                **dict(zip(CELL, key)), "horizon_status": status, "horizon_steps": last * steps,
+                "diagnosis": convergence.diagnose(status, gain, end_saturation, ratio, horizon.stall_improvement),
+                "improvement_per_doubling": gain, "end_output_saturation": end_saturation, "update_ratio": ratio,
+                "extrapolated_steps": math.nan if status == "reached" else convergence.extrapolated_steps(median, epochs, last, horizon.threshold, steps),
+                "time_tuned": tuned,
+                "validation_steps_to_threshold_median": halving.reach.get(rate, math.nan) if halving is not None else math.nan,
+                "contention_steps": until * steps if until is not None else math.nan,
+            })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _median(values: np.ndarray) -> float:
+    """The median of the finite ``values`` (NaN when none is)."""
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else math.nan
 
 
 # ----------------------------------------------------------------------------------------------
@@ -361,7 +403,8 @@ def write_aggregate(
 
     data = {label: load_or_rebuild(study.datasets[label], study.base_seed, study.dataset_seeds(label), *paths)
             for label, paths in datasets.items()}
-    columns = [*TRIAL, "epoch", *dict.fromkeys(["test_rmse", *CURVE_METRICS])]  # what aggregation reads of them
+    # what aggregation reads of them
+    columns = [*TRIAL, "epoch", *dict.fromkeys(["test_rmse", "validation_rmse", "output_saturation", "update_norm", *CURVE_METRICS])]
     trial_table = derive_metrics(pd.concat([read(path) for path in trials], ignore_index=True), study, data)
     resamples = study.config["statistics"]["bootstrap_resamples"]
     progressed, statuses, curves = [], [], []

@@ -205,7 +205,7 @@ def write_analysis(study, trials: str, cells: str, article, claims: str, scales:
     write_table(outputs["best_losses"], best_losses(default_cells, comparisons))
     slopes = pd.concat([scale_slopes(default_trials, scales, metric, resamples, seed) for metric in SLOPE_METRICS], ignore_index=True)
     write_table(outputs["slopes"], slopes)
-    tuned = tuned_table(trial_table, study)
+    tuned = tuned_table(trial_table, study, cell_table)
     write_table(outputs["tuned_rates"], tuned)
     claim_file = load_claims(claims)
     verdicts, details = evaluate_claims(claim_file, trial_table, cell_table, runs, slopes, study, tuned, resamples, seed)

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from lossatlas.analysis.wording import decision_rule, evidence, time_rule
+from lossatlas.analysis.wording import decision_rule, evidence, outcome_summary, time_rule
 from lossatlas.core.results import BASE
 from lossatlas.core.seeds import derive_seed
 from lossatlas.design.claimspec import JUDGMENTS, claim_defaults
@@ -113,7 +113,7 @@ def evaluate_paired(claim: dict, trials: pd.DataFrame, alpha: float, n_resamples
             seed=derive_seed(seed, "claim", claim["id"], *key, better, baseline),
             n_resamples=n_resamples,
         )
-        rows.append({"context": context, "better": better, "baseline": baseline, **result})
+        rows.append({"context": context, **dict(zip(claim["contexts"], key)), "better": better, "baseline": baseline, **result})
     details = pd.DataFrame(rows)
     rejected, adjusted = holm_correct(details["p_value"].to_numpy(), alpha)
     details["p_holm"] = adjusted
@@ -129,7 +129,8 @@ def evaluate_time(claim: dict, trials: pd.DataFrame, cells: pd.DataFrame, n_resa
     :data:`TIME_WORDS`), ``holds`` and ``fails`` (see the module doc)."""
     selected = claim_select(trials, claim["select"], claim["id"])
     contrast, question = claim["contrast"], claim["time_question"]
-    status = cells.set_index([*BASE, "learning_rate"])["horizon_status"] if "horizon_status" in cells else None
+    facts = ("horizon_status", "diagnosis", "improvement_per_doubling", "horizon_steps")
+    indexed = cells.set_index([*BASE, "learning_rate"]).reindex(columns=list(facts))
     rows = []
     for context, key, better, baseline, group in pairs(claim, selected, contrast):
         group = group.assign(**{contrast: group[contrast].astype(str)})
@@ -137,13 +138,16 @@ def evaluate_time(claim: dict, trials: pd.DataFrame, cells: pd.DataFrame, n_resa
         reached = group.pivot(index="seed", columns=contrast, values="reached_threshold").astype(bool)
         result = time_ratio(steps[better].to_numpy(), reached[better].to_numpy(), steps[baseline].to_numpy(),
                             reached[baseline].to_numpy(), n_resamples, derive_seed(seed, "time", claim["id"], *key, better, baseline))
-        states = {}
+        states, facts_of = {}, {}
         for name, level in (("better", better), ("baseline", baseline)):
             cell = group[group[contrast] == level].iloc[0]
             index = tuple(cell[c] for c in [*BASE, "learning_rate"])
-            states[name] = status.get(index, "undecided") if status is not None else "undecided"
-            if not isinstance(states[name], str):
-                states[name] = "undecided"
+            found = indexed.loc[index] if index in indexed.index else pd.Series(index=list(facts), dtype=object)
+            status = found["horizon_status"]
+            states[name] = status if isinstance(status, str) and status != "dropped" else "undecided"
+            diagnosis = found["diagnosis"] if isinstance(found["diagnosis"], str) else ""
+            facts_of.update({f"{name}_diagnosis": diagnosis, f"{name}_improvement": float(found["improvement_per_doubling"]),
+                             f"{name}_steps": float(found["horizon_steps"])})
         if question == "stuck":
             holds, fails = states["baseline"] == "stalled", states["baseline"] == "reached"
         else:
@@ -153,8 +157,8 @@ def evaluate_time(claim: dict, trials: pd.DataFrame, cells: pd.DataFrame, n_resa
             fails = (high < 1) or (states["better"] in stopped and states["baseline"] == "reached")
             holds, fails = bool(holds and not fails), bool(fails and not holds)
         outcome = TIME_WORDS[question]["holds" if holds else "fails" if fails else "undecided"]
-        rows.append({"context": context, "better": better, "baseline": baseline, **result,
-                     "better_status": states["better"], "baseline_status": states["baseline"],
+        rows.append({"context": context, **dict(zip(claim["contexts"], key)), "better": better, "baseline": baseline, **result,
+                     "better_status": states["better"], "baseline_status": states["baseline"], **facts_of,
                      "outcome": outcome, "holds": bool(holds), "fails": bool(fails)})
     return pd.DataFrame(rows)
 
@@ -193,6 +197,22 @@ def evaluate_rate(claim: dict, runs: pd.DataFrame):
 
 #: The verdict columns of the claims table: one per judgment and rate.
 VERDICT_COLUMNS = tuple(f"verdict_{judged}_{rate}" for judged in JUDGMENTS for rate in VIEWS)
+#: The per-optimizer verdicts of the claims table: one per judgment and rate.
+OPTIMIZER_COLUMNS = tuple(f"by_optimizer_{judged}_{rate}" for judged in JUDGMENTS for rate in VIEWS)
+
+
+def by_optimizer(claim: dict, detail: pd.DataFrame, judged: str) -> str:
+    """One verdict per optimizer of a claim whose contexts include the optimizer, each with what
+    decides it: ``"adam: not supported (slow: 5 of 5 contexts reach the target, at 1.2–2× the steps
+    of binary_crossentropy); sgd: undecided (undecided at the cap in 5 of 5: still descending, 3.1%
+    per doubling at 102,400 steps)"``; ``""`` for other claims."""
+    if "optimizer" not in claim.get("contexts", ()) or "optimizer" not in detail:
+        return ""
+    parts = []
+    for optimizer, rows in detail.groupby("optimizer", sort=True):
+        word = verdict(rows["holds"].tolist(), rows["fails"].tolist())
+        parts.append(f"{optimizer}: {word} ({outcome_summary(claim, rows, judged)})")
+    return "; ".join(parts)
 
 
 def evaluate_claims(
@@ -224,11 +244,11 @@ def evaluate_claims(
         if claim["kind"] == "paired":
             for judged in claim["judged_by"]:
                 for rate in claim["rates"]:
-                    rows = claim_rows(claim, trials, rate, study, tuned)
+                    rows = claim_rows(claim, trials, rate, study, tuned, judged)
                     if judged == "budget":
                         detail = evaluate_paired(claim, rows, alpha, n_resamples, seed)
                     else:
-                        detail = evaluate_time(claim, rows, claim_rows(claim, cells, rate, study, tuned), n_resamples, seed)
+                        detail = evaluate_time(claim, rows, claim_rows(claim, cells, rate, study, tuned, judged), n_resamples, seed)
                     results.append((judged, rate, detail))
         elif claim["kind"] == "slope":
             results.append(("budget", "default", evaluate_slope(claim, slopes)))
@@ -239,16 +259,18 @@ def evaluate_claims(
             "kind": claim["kind"], "judged_by": ", ".join(claim["judged_by"]), "rates": ", ".join(claim["rates"]),
             "rule": decision_rule(claim, alpha) if "budget" in claim["judged_by"] else "",
             "time_rule": time_rule(claim) if "time" in claim["judged_by"] else "",
-            **{column: "" for column in VERDICT_COLUMNS},
+            **{column: "" for column in (*VERDICT_COLUMNS, *OPTIMIZER_COLUMNS)},
         }
         lines = []
         for judged, rate, detail in results:
             row[f"verdict_{judged}_{rate}"] = verdict(detail["holds"].tolist(), detail["fails"].tolist())
+            row[f"by_optimizer_{judged}_{rate}"] = by_optimizer(claim, detail, judged)
             lines += [f"[{judged}, {rate} rate] {line}" for line in evidence(claim, detail, judged)]
             details.append(detail.assign(id=claim["id"], judged=judged, rate=rate))
         judged, rate, headline = results[0]
         row.update(
             verdict=row[f"verdict_{judged}_{rate}"],
+            verdict_by_optimizer=row[f"by_optimizer_{judged}_{rate}"],
             holds_in="; ".join(sorted(set(headline.loc[headline["holds"], "context"]))) or "nowhere",
             n_contexts=len(headline),
             n_holds=int(headline["holds"].sum()),

@@ -127,7 +127,7 @@ def remedy_table(claims: dict, details: pd.DataFrame, trials: pd.DataFrame, stud
         if not claim.get("remedy"):
             continue
         for rate in claim["rates"]:
-            selected = claim_select(claim_rows(claim, trials, rate, study, tuned), claim["select"], claim["id"])
+            selected = claim_select(claim_rows(claim, trials, rate, study, tuned, "budget"), claim["select"], claim["id"])
             logs = []
             for _, _, better, baseline, group in pairs(claim, selected, claim["contrast"]):
                 group = group.assign(**{claim["contrast"]: group[claim["contrast"]].astype(str)})

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
+
+from lossatlas.core.textfmt import format_range, format_steps, loss_name
 
 
 def _fmt(value: float) -> str:
@@ -17,6 +20,18 @@ def _times(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{_fmt(value)}x sooner"
 
 
+def status_text(row, side: str) -> str:
+    """A time row's status of its ``side`` cell with its diagnosis: ``"stalled (saturated output)"``,
+    ``"undecided (still descending, 3.1% per doubling at 102,400 steps)"``."""
+    status, diagnosis = getattr(row, f"{side}_status"), getattr(row, f"{side}_diagnosis", "")
+    if not isinstance(diagnosis, str) or not diagnosis:
+        return status
+    if diagnosis == "still descending":
+        gain, steps = getattr(row, f"{side}_improvement"), getattr(row, f"{side}_steps")
+        diagnosis += f", {format_range([100 * gain])}% per doubling at {format_steps(steps)} steps"
+    return f"{status} ({diagnosis})"
+
+
 def evidence(claim: dict, details: pd.DataFrame, judged: str = "budget") -> list[str]:
     lines = []
     for row in details.itertuples(index=False):
@@ -24,8 +39,8 @@ def evidence(claim: dict, details: pd.DataFrame, judged: str = "budget") -> list
             lines.append(
                 f"{row.context}: {row.better} vs {row.baseline}: Kaplan-Meier median steps to the threshold "
                 f"{_fmt(row.median_a)} vs {_fmt(row.median_b)}, {row.better} {_times(row.ratio)} "
-                f"(95% CI [{_fmt(row.ratio_ci_low)}, {_fmt(row.ratio_ci_high)}]); {row.better} {row.better_status}, "
-                f"{row.baseline} {row.baseline_status}: {row.outcome}"
+                f"(95% CI [{_fmt(row.ratio_ci_low)}, {_fmt(row.ratio_ci_high)}]); {row.better} {status_text(row, 'better')}, "
+                f"{row.baseline} {status_text(row, 'baseline')}: {row.outcome}"
             )
         elif claim["kind"] == "paired":
             lines.append(
@@ -68,3 +83,66 @@ def decision_rule(claim: dict, alpha: float) -> str:
         f"lower bound of the rate's 95% Wilson CI is at least {claim['required_rate']:.0%}, fails when its upper bound "
         "is below it, undecided otherwise"
     )
+
+
+def diagnosis_text(rows: pd.DataFrame, side: str) -> str:
+    """Why the ``side`` (``better`` or ``baseline``) cells of time rows (:func:`lossatlas.analysis.claims.evaluate_time`)
+    have not reached the threshold: ``"still descending, 2.1–3.1% per doubling at 102,400 steps"``,
+    ``"saturated output"``, several joined by "; " (with counts when they differ)."""
+    groups = rows.groupby(f"{side}_diagnosis", sort=True)
+    parts = []
+    for diagnosis, part in groups:
+        if not diagnosis:
+            continue
+        text = diagnosis
+        if diagnosis == "still descending":
+            gains = [100 * value for value in part[f"{side}_improvement"]]
+            steps = list(dict.fromkeys(format_steps(value) for value in sorted(part[f"{side}_steps"])))
+            steps = steps[0] if len(steps) == 1 else f"{steps[0]}–{steps[-1]}"
+            text += f", {format_range(gains)}% per doubling at {steps} steps"
+        parts.append(text if len(groups) == 1 else f"{text} in {len(part)}")
+    return "; ".join(parts)
+
+
+def _share(count: int, total: int, noun: str = "context") -> str:
+    """``"2 of 5 contexts"``, ``"1 of 1 context"``."""
+    return f"{count} of {total} {noun}{'s' if total != 1 else ''}"
+
+
+def outcome_summary(claim: dict, rows: pd.DataFrame, judged: str) -> str:
+    """The contexts of one claim, judgment and rate (``rows``: its details, a subset such as one
+    optimizer's) in a phrase: ``"slow: 5 of 5 contexts reach the target, taking 1.2–2.0× the steps
+    of BCE"``, ``"holds in 3 of 5 contexts"``; a part that covers every context by time gives only
+    its diagnosis (``"still descending, 3.1% per doubling at 102,400 steps"``)."""
+    n = len(rows)
+    if claim["kind"] != "paired" or judged == "budget":
+        return f"holds in {_share(int(rows['holds'].sum()), n)}"
+    holds, fails = rows[rows["holds"]], rows[rows["fails"]]
+    open_ = rows[~rows["holds"] & ~rows["fails"]]
+
+    def part(label: str, subset: pd.DataFrame, reasons: str) -> str:
+        if len(subset) == n:
+            return f"{label}: {reasons}" if label and reasons else reasons or label
+        head = f"{label} in {len(subset)} of {n}" if label else f"in {len(subset)} of {n}"
+        return f"{head}: {reasons}" if reasons else head
+
+    parts = []
+    if claim["time_question"] == "stuck":
+        better = loss_name(str(claim["pairs"][0][0]))
+        if len(fails):
+            reach = "reaches" if len(fails) == 1 else "reach"
+            parts.append(f"slow: {_share(len(fails), n)} {reach} the target, taking {format_range(fails['ratio'])}× the steps of {better}")
+        if len(holds):
+            parts.append(part("stuck", holds, diagnosis_text(holds, "baseline")))
+        if len(open_):
+            parts.append(part("" if len(open_) == n else "undecided at the cap", open_, diagnosis_text(open_, "baseline")))
+        return "; ".join(parts)
+    if len(holds):
+        parts.append(f"sooner in {_share(len(holds), n)}, {format_range(holds['ratio'])}× sooner")
+    if len(fails):
+        parts.append(f"not sooner in {_share(len(fails), n)}")
+    if len(open_):
+        side = open_.assign(side=np.where(open_["baseline_status"] != "reached", "baseline", "better"))
+        reasons = "; ".join(text for text in (diagnosis_text(side[side["side"] == name], name) for name in ("better", "baseline")) if text)
+        parts.append(part("" if len(open_) == n else "undecided", open_, reasons) or "undecided")
+    return "; ".join(parts)

@@ -32,6 +32,34 @@ def format_number(value) -> str:
     return f"{value:.4g}"
 
 
+def significant(value, digits: int = 2) -> str:
+    """``value`` rounded to ``digits`` significant digits as an author writes it: no exponent,
+    thousands separated (``142.5`` -> ``"140"``, ``1.234`` -> ``"1.2"``, ``12345`` -> ``"12,000"``);
+    ``"n/a"`` for NaN or None, ``"∞"`` never: an infinite value is ``"n/a"`` too."""
+    if value is None or not math.isfinite(float(value)):
+        return "n/a"
+    value = float(value)
+    if value == 0:
+        return "0"
+    decimals = digits - 1 - math.floor(math.log10(abs(value)))
+    rounded = round(value, decimals)
+    return f"{rounded:,.{max(decimals, 0)}f}"
+
+
+def format_steps(value) -> str:
+    """A number of steps: an integer with thousands separators (``"102,400"``)."""
+    return "n/a" if value is None or not math.isfinite(float(value)) else f"{int(round(float(value))):,}"
+
+
+def format_range(values, digits: int = 2) -> str:
+    """The range of the finite ``values`` by :func:`significant`: ``"1.2–2"``, one value alone, ``"n/a"`` for none."""
+    finite = sorted(float(v) for v in values if v is not None and math.isfinite(float(v)))
+    if not finite:
+        return "n/a"
+    low, high = significant(finite[0], digits), significant(finite[-1], digits)
+    return low if low == high else f"{low}–{high}"
+
+
 def format_bounds(low, high) -> str:
     """``"[low, high]"`` with both ends formatted by :func:`format_number`."""
     return f"[{format_number(low)}, {format_number(high)}]"

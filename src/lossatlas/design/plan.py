@@ -145,7 +145,7 @@ def claim_view(frame: pd.DataFrame, comparison: dict, study, tuned: pd.DataFrame
         rows = rows.assign(level=rate_factor(rows, study))
     else:
         empty = pd.DataFrame(columns=[*BASE, "tuned_learning_rate"])
-        rows = view(rows, comparison["rate"], study, tuned if tuned is not None else empty)
+        rows = view(rows, comparison["rate"], study, tuned if tuned is not None else empty, "time")
         rows = rows.assign(level=rows[comparison["contrast"]].astype(str))
     return rows[rows["level"].isin(list(comparison["levels"]))]
 

@@ -64,9 +64,10 @@ def rate_factor(frame: pd.DataFrame, study) -> list[str]:
     return [f"{value:.3g}" for value in factor]
 
 
-def claim_rows(claim: dict, frame: pd.DataFrame, rate: str, study, tuned: pd.DataFrame) -> pd.DataFrame:
-    """The trials (or cells) a paired claim compares at ``rate`` (a view of :mod:`lossatlas.design.views`),
-    with a ``learning_rate_factor`` column (:func:`rate_factor`) for claims that contrast rates."""
+def claim_rows(claim: dict, frame: pd.DataFrame, rate: str, study, tuned: pd.DataFrame, judged: str = "budget") -> pd.DataFrame:
+    """The trials (or cells) a paired claim compares at ``rate`` (a view of :mod:`lossatlas.design.views`)
+    when ``judged`` at the budget or by time, with a ``learning_rate_factor`` column
+    (:func:`rate_factor`) for claims that contrast rates."""
     if claim.get("contrast") == RATE_FACTOR:
         return frame.assign(learning_rate_factor=rate_factor(frame, study))
-    return view(frame, rate, study, tuned)
+    return view(frame, rate, study, tuned, judged)

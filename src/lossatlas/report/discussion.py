@@ -165,18 +165,24 @@ def tuned_context(tuned: pd.DataFrame, cells: pd.DataFrame) -> dict:
     for _, row in tuned.iterrows():
         default, best = float(row["default_learning_rate"]), float(row["tuned_learning_rate"])
         moved += not math.isclose(default, best, rel_tol=1e-9)
+        fastest = row.get("time_tuned_learning_rate", math.nan)
         rows.append({
             "labels": {d: label_text(row, d) for d in dims},
             "default": format_number(default),
             "tuned": format_number(best),
+            "time_tuned": format_number(float(fastest)) if pd.notna(fastest) else "—",
             "rates": f"{format_count(row['n_rates'])} {format_bounds(row['lowest_rate'], row['highest_rate'])}",
             "edge": text(row["edge"]),
             "nrmse_default": nrmse_at(cells, row, default),
             "nrmse_tuned": nrmse_at(cells, row, best),
+            "budget_status": status_words(row.get("budget_tuned_status"), row.get("budget_tuned_diagnosis")),
+            "time_status": status_words(row.get("time_tuned_status"), row.get("time_tuned_diagnosis")),
+            "trap": bool(row.get("trap", False)),
         })
-    fields = ("default", "tuned", "rates", "edge", "nrmse_default", "nrmse_tuned")
-    headings = [*(heading(d) for d in dims), "Default rate", "Tuned rate", "Rates trained [range]", "At an edge",
-                "nRMSE, default rate", "nRMSE, tuned rate"]
+    fields = ("default", "tuned", "time_tuned", "rates", "edge", "nrmse_default", "nrmse_tuned", "budget_status", "time_status")
+    headings = [*(heading(d) for d in dims), "Default rate", "Budget-tuned rate", "Time-tuned rate", "Rates trained [range]",
+                "At an edge", "nRMSE, default rate", "nRMSE, budget-tuned rate", "By time, budget-tuned rate", "By time, time-tuned rate"]
+    traps = [row for row in tuned.to_dict("records") if row.get("trap") is True]
     return {
         "kind": "table",
         "dimensions": [{"name": d, "heading": heading(d)} for d in dims],
@@ -185,7 +191,33 @@ def tuned_context(tuned: pd.DataFrame, cells: pd.DataFrame) -> dict:
         "n_cells": format_number(len(rows)),
         "n_edge": format_number(sum(bool(row["edge"]) for row in rows)),
         "n_moved": format_number(moved),
+        "timed": "time_tuned_learning_rate" in tuned,
+        "n_trap": format_number(len(traps)),
+        "trap_example": trap_text(traps[0]) if traps else "",
     }
+
+
+#: What a rate does to a cell, by the diagnosis of its stall.
+TRAP_WORDS = {"saturated output": "saturates the output", "step-size floor": "keeps the steps too large to settle",
+              "vanishing step": "lets the steps vanish", "diverged": "diverges"}
+
+
+def status_words(status, diagnosis) -> str:
+    """A cell's horizon status with its diagnosis: ``"stalled (saturated output)"``; ``"—"`` where unknown."""
+    if not isinstance(status, str) or not status:
+        return "—"
+    return f"{status} ({diagnosis})" if isinstance(diagnosis, str) and diagnosis else status
+
+
+def trap_text(row) -> str:
+    """One trap of a budget-tuned rate in words, from a row of ``tuned_rates.csv``: ``"for mse with a
+    sigmoid output on scale_1e-2 (adam), a rate of 1 saturates the output and stalls, while 0.01
+    reaches the target"``."""
+    words = TRAP_WORDS.get(row.get("budget_tuned_diagnosis"), "stalls")
+    outcome = {"reached": "reaches the target", "undecided": "is still descending at the cap"}.get(row.get("time_tuned_status"), "does not stall")
+    return (f"for {row['loss']} with a {row['activation']} output on {row['dataset']} ({row['optimizer']}), a rate of "
+            f"{format_number(float(row['tuned_learning_rate']))} {words} and stalls, while "
+            f"{format_number(float(row['time_tuned_learning_rate']))} {outcome}")
 
 
 # --------------------------------------------------------------------------------------------

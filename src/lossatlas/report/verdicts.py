@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from lossatlas.analysis.claims import VERDICTS
+from lossatlas.analysis.wording import status_text
 from lossatlas.core.textfmt import format_bounds, format_count, format_number, join_words, loss_name
 from lossatlas.report.findings import require
 from lossatlas.report.sections import is_wide
@@ -66,6 +67,34 @@ def evidence_lines(evidence) -> list[dict]:
     return lines
 
 
+def optimizer_verdicts(value) -> list[dict]:
+    """The per-optimizer verdicts of a ``by_optimizer_*`` cell of claims.csv (``"adam: supported
+    (holds in 2 of 2 contexts); sgd: undecided (...)"``), one ``{"optimizer", "verdict",
+    "verdict_class", "why"}`` per optimizer; ``[]`` where the cell is empty."""
+    entries = []
+    for part in split_top(text(value)):
+        optimizer, _, rest = part.partition(": ")
+        word = next((v for v in sorted(VERDICTS, key=len, reverse=True) if rest.startswith(v)), "")
+        if not word:
+            raise ValueError(f"per-optimizer verdict {part!r}: no verdict word")
+        why = rest[len(word):].strip()
+        entries.append({"optimizer": optimizer.strip(), "verdict": word, "verdict_class": word.replace(" ", "-"),
+                        "why": why[1:-1] if why.startswith("(") and why.endswith(")") else why})
+    return entries
+
+
+def split_top(value: str) -> list[str]:
+    """``value`` split at the ``"; "`` outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(value):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == ";" and depth == 0:
+            parts.append(value[start:index].strip())
+            start = index + 1
+    parts.append(value[start:].strip())
+    return [part for part in parts if part]
+
+
 def claims_context(verdicts: pd.DataFrame) -> list[dict]:
     """One entry per claim of ``claims.csv``: its texts (``rule`` where it is judged at the budget,
     ``time_rule`` where by time), ``judgments`` (one per entry of :data:`JUDGMENTS`:
@@ -90,7 +119,8 @@ def claims_context(verdicts: pd.DataFrame) -> list[dict]:
             "rates": [part.strip() for part in text(row["rates"]).split(",") if part.strip()],
             "rule": text(row["rule"]) if "budget" in judged_by else "",
             "time_rule": text(row["time_rule"]),
-            "judgments": [{"judged": judged, "rate": rate, "heading": title, "verdict": verdict_entry(row[column], claim_id)}
+            "judgments": [{"judged": judged, "rate": rate, "heading": title, "verdict": verdict_entry(row[column], claim_id),
+                           "by_optimizer": optimizer_verdicts(row.get(f"by_optimizer_{judged}_{rate}"))}
                           for column, judged, rate, title in JUDGMENTS],
             **headline,
             "holds": f"{format_count(row['n_holds'])} of {format_count(row['n_contexts'])}",
@@ -106,7 +136,7 @@ def verdicts_at(claims: Sequence[dict], rate: str) -> list[dict]:
     "verdict_class"}``)."""
     listed = []
     for claim in claims:
-        found = [{"judged": j["judged"], "words": JUDGED_WORDS[j["judged"]], **j["verdict"]}
+        found = [{"judged": j["judged"], "words": JUDGED_WORDS[j["judged"]], **j["verdict"], "by_optimizer": j["by_optimizer"]}
                  for j in claim["judgments"] if j["rate"] == rate and j["verdict"] is not None]
         if found:
             listed.append({"id": claim["id"], "name": claim["name"], "verdicts": found})
@@ -159,11 +189,22 @@ def time_rows(details: pd.DataFrame, claims: Sequence[dict] = ()) -> list[dict]:
             "steps_better": format_number(float(row["median_a"])),
             "steps_baseline": format_number(float(row["median_b"])),
             "ratio": ratio,
-            "better_status": text(row["better_status"]) or "n/a",
-            "baseline_status": text(row["baseline_status"]) or "n/a",
+            "better_status": status_with_diagnosis(row, "better"),
+            "baseline_status": status_with_diagnosis(row, "baseline"),
             "outcome": text(row["outcome"]) or "n/a",
         })
     return rows
+
+
+def status_with_diagnosis(row, side: str) -> str:
+    """A time row's status of its ``side`` cell with its diagnosis where it has not reached the
+    target (:func:`lossatlas.analysis.wording.status_text`); ``"n/a"`` where unknown."""
+    if not text(row[f"{side}_status"]):
+        return "n/a"
+    if not text(row.get(f"{side}_diagnosis")):
+        return text(row[f"{side}_status"])
+    return status_text(pd.Series({key: row.get(key) for key in (f"{side}_status", f"{side}_diagnosis", f"{side}_improvement",
+                                                               f"{side}_steps")}), side)
 
 
 def outcome_counts(rows: Sequence[Mapping], rate: str) -> str:
@@ -180,7 +221,8 @@ def time_context(details: pd.DataFrame, claims: Sequence[dict]) -> dict:
     time, with their time verdicts per rate) and ``outcomes`` per rate (:func:`outcome_counts`)."""
     rows = time_rows(details, claims)
     judged = [{"id": c["id"], "name": c["name"], "time_rule": c["time_rule"],
-               "verdicts": [{"rate": j["rate"], **j["verdict"]} for j in c["judgments"] if j["judged"] == "time" and j["verdict"]]}
+               "verdicts": [{"rate": j["rate"], **j["verdict"], "by_optimizer": j["by_optimizer"]}
+                            for j in c["judgments"] if j["judged"] == "time" and j["verdict"]]}
               for c in claims if "time" in c["judged_by"]]
     fields = ("id", "rate", "context", "pair", "steps_better", "steps_baseline", "ratio", "better_status",
               "baseline_status", "outcome")

@@ -12,6 +12,10 @@ cell at every rate of its sweep, chooses each cell's rate on the validation spli
 experiment (``horizon``) then trains the default and tuned rates (and the config's extra factors of
 the default) past the budget, doubling the horizon until every run group of the context has
 resolved or the cap is reached (:mod:`lossatlas.stats.convergence`); resolved groups leave the stack.
+A tuned horizon experiment also trains every rate of the sweep past the budget for as long as the
+successive halving for the time-tuned rate keeps it in contention
+(:func:`lossatlas.stats.convergence.successive_halving`): the better half at each doubling, until a
+rate has reached the threshold on the validation split.
 """
 
 from __future__ import annotations
@@ -313,6 +317,27 @@ def horizon_cells(study: Study, cells: list[Cell], evals: pd.DataFrame, diverged
     return chosen
 
 
+def contention(cells: list[Cell], halvings: dict[tuple, convergence.Halving], statuses: dict[tuple, str]) -> set[Cell]:
+    """The cells that go on training for the time-tuned rate (``halvings``: of each base cell,
+    :func:`lossatlas.stats.convergence.time_tuned`; ``statuses``: of each group, :func:`group_statuses`;
+    a group without one is still running): while the halving is undecided, its contenders (a lone
+    contender only while it runs); once decided, the winner while it runs (its test status)."""
+    kept = set()
+    for cell in cells:
+        halving = halvings.get(tuple(value for name, value in zip(CELL, cell.key()) if name != "learning_rate"))
+        if halving is None:
+            continue
+        running = statuses.get(cell.key(), "running") == "running"
+        if halving.decided:
+            keep = math.isclose(cell.learning_rate, halving.winner, rel_tol=1e-9) and running
+        else:
+            inside = any(math.isclose(cell.learning_rate, rate, rel_tol=1e-9) for rate in halving.contenders)
+            keep = inside and (len(halving.contenders) > 1 or running)
+        if keep:
+            kept.add(cell)
+    return kept
+
+
 def group_statuses(study: Study, evals: pd.DataFrame, diverged: pd.DataFrame, horizon_epoch: int, datasets) -> dict[tuple, str]:
     """The status (:func:`lossatlas.stats.convergence.group_status`) of every run group (``Cell.key()``)
     at ``horizon_epoch``, per context (dataset) the fastest group of the context setting the stall
@@ -364,15 +389,26 @@ def train_context(study: Study, stack: Stack, datasets: dict[str, dict[str, np.n
     if experiment.horizon:
         chosen = horizon_cells(study, cells, pd.concat(evals, ignore_index=True), diverged(), horizon.budget)
         # The chosen trials go on as one stack (whatever trainer of the sweep they were in), with
-        # XLA: the long runs past the budget pay for its compile time (see use_xla).
+        # XLA: the long runs past the budget pay for its compile time (see use_xla). In a tuned
+        # experiment every rate of the sweep goes on too, for as long as the successive halving
+        # keeps it in contention for the time-tuned rate.
         sweep = runs
-        runs = [Run.merged(study, sweep, [cell for cell in cells if cell in chosen], datasets, use_xla(study, stack.model, horizon=True))]
+        continued = cells if experiment.tune else [cell for cell in cells if cell in chosen]
+        runs = [Run.merged(study, sweep, continued, datasets, use_xla(study, stack.model, horizon=True))]
         checkpoints = horizon.checkpoints()
+        still = set(continued)
+        if experiment.tune:
+            still = chosen | contention(cells, convergence.time_tuned(study, pd.concat(evals, ignore_index=True), datasets), {})
+        for run in runs:
+            run.keep(still)
         for previous, checkpoint in zip(checkpoints, checkpoints[1:]):
             points = [point for point in schedule if previous < point <= checkpoint]
             evals += [run.record(points, steps) for run in runs]
-            statuses = group_statuses(study, pd.concat(evals, ignore_index=True), diverged(sweep + runs), checkpoint, datasets)
+            table = pd.concat(evals, ignore_index=True)
+            statuses = group_statuses(study, table, diverged(sweep + runs), checkpoint, datasets)
             still = {cell for cell in chosen if statuses.get(cell.key()) == "running"}
+            if experiment.tune:
+                still |= contention(cells, convergence.time_tuned(study, table, datasets), statuses)
             for run in runs:
                 run.keep(still)
             if not any(run.active for run in runs):
