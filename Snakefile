@@ -42,7 +42,7 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
-    """The paper-style report, in HTML and PDF, and everything it is made from."""
+    """The paper and its supplement, in HTML and PDF, and everything they are made from."""
     input:
         rules.report.output,
         rules.analysis.output,
@@ -58,3 +58,4 @@ onstart:
 onsuccess:
     if REPORT_HTML.exists() and REPORT_PDF.exists():
         print(f"\nReport (HTML): {REPORT_HTML.resolve()}\nReport (PDF):  {REPORT_PDF.resolve()}")
+        print(f"Supplement (HTML): {SUPPLEMENT_HTML.resolve()}\nSupplement (PDF):  {SUPPLEMENT_PDF.resolve()}")

@@ -63,10 +63,19 @@
     return cell.textContent.replace(/\u2020/g, "").trim();
   }
   // A number column's sort key: the first number of the text ("inf" is infinite); NaN for "n/a".
+  // A number as the report writes it (lossatlas.core.textfmt): "12,300", "1.2×10⁻⁵", "∞", "not reached".
+  var SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁻": "-"};
   function number(text) {
-    var match = /^\s*(-?inf|-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)/i.exec(text);
+    if (/^\s*not reached/i.test(text)) { return Infinity; }
+    var match = /^\s*(-?∞|-?inf|-?[\d,]*\d(?:\.\d+)?)(?:×10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+))?/i.exec(text);
     if (!match) { return NaN; }
-    return /inf/i.test(match[1]) ? (match[1].charAt(0) === "-" ? -Infinity : Infinity) : parseFloat(match[1]);
+    if (/∞|inf/i.test(match[1])) { return match[1].charAt(0) === "-" ? -Infinity : Infinity; }
+    var value = parseFloat(match[1].replace(/,/g, ""));
+    if (match[2]) {
+      var power = match[2].split("").map(function (c) { return SUPERSCRIPTS[c]; }).join("");
+      value *= Math.pow(10, parseInt(power, 10));
+    }
+    return value;
   }
 
   var rows = Array.prototype.slice.call(body.rows).map(function (row, index) {

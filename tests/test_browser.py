@@ -46,7 +46,7 @@ def open_report(browser, html: Path, width: int, height: int):
 
 def test_report_renders_in_a_real_browser(smoke_run, browser):
     directory, _ = smoke_run
-    html = directory / "results" / "report" / "report.html"
+    html = directory / "results" / "report" / "supplement.html"
     page, problems, requests = open_report(browser, html, 1280, 2000)
     assert problems == [] and requests == []  # no console errors, no request leaves the file
 
@@ -71,7 +71,7 @@ def test_report_renders_in_a_real_browser(smoke_run, browser):
 
 def test_report_fits_a_phone_screen(smoke_run, browser):
     directory, _ = smoke_run
-    page, problems, _ = open_report(browser, directory / "results" / "report" / "report.html", 390, 844)
+    page, problems, _ = open_report(browser, directory / "results" / "report" / "supplement.html", 390, 844)
     assert problems == []
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page is {overflow}px wider than a phone screen"
@@ -88,7 +88,7 @@ def visible_column(page, table_id: str, column: int) -> list[str]:
 def test_figure_text_is_text(smoke_run, browser):
     """Each figure's labels are text inside its <svg> (searchable, selectable), set in DejaVu Sans."""
     directory, _ = smoke_run
-    page, problems, _ = open_report(browser, directory / "results" / "report" / "report.html", 1280, 2000)
+    page, problems, _ = open_report(browser, directory / "results" / "report" / "supplement.html", 1280, 2000)
     assert problems == []
     figures = page.locator("figure svg")
     for index in range(figures.count()):
@@ -116,7 +116,7 @@ def test_every_cell_table_filters_sorts_and_stays_offline(smoke_run, browser):
 
     directory, _ = smoke_run
     cells = pd.read_csv(directory / "results" / "aggregate" / "cells.csv")
-    page, problems, requests = open_report(browser, directory / "results" / "report" / "report.html", 1280, 2000)
+    page, problems, requests = open_report(browser, directory / "results" / "report" / "supplement.html", 1280, 2000)
     table_id = page.locator("#explorer").get_attribute("data-table")
     assert page.locator("#explorer").is_visible() and page.locator(f"#{table_id} tbody tr").count() == len(cells)
     assert page.locator("#explorer-count").text_content() == f"{len(cells)} of {len(cells)} cells shown."
@@ -174,7 +174,7 @@ def test_a_table_too_long_to_print_is_built_from_its_data(browser, tmp_path, mon
     cells = cells_table(study)
     context = report.build_context(study, cells, {}, [], repo=tmp_path, analysis=analysis_tables(), floors=floors_table())
     html = tmp_path / "report.html"
-    html.write_text(report.render_html(context, REPO / "report" / "template.html.j2", REPO / "report" / "style.css"))
+    html.write_text(report.render_html(context, REPO / "report" / "supplement.html.j2", REPO / "report" / "style.css"))
     assert "<td>" not in html.read_text()[html.read_text().index('id="appendix"'):html.read_text().index('id="provenance"')]
     page, problems, requests = open_report(browser, html, 1280, 2000)
     table_id = context["appendix"]["id"]

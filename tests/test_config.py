@@ -37,8 +37,8 @@ def test_bce_on_targets_outside_unit_interval_is_an_error_unless_excluded():
         load_study(config)
     study = load_study(smoke_config())  # on_invalid: exclude
     reasons = {(e.cell.dataset, e.cell.targets, e.cell.loss, e.cell.activation): e.reason for e in study.excluded}
-    assert "targets in [-inf, inf]" in reasons[("seed_large", "raw", "binary_crossentropy", "sigmoid")]
-    assert "(standardized) has targets in [-inf, inf]" in reasons[("seed_small", "standardized", "binary_crossentropy", "sigmoid")]
+    assert "targets in [-∞, ∞]" in reasons[("seed_large", "raw", "binary_crossentropy", "sigmoid")]
+    assert "(standardized) has targets in [-∞, ∞]" in reasons[("seed_small", "standardized", "binary_crossentropy", "sigmoid")]
     assert "needs an output in [0, 1]" in reasons[("seed_small", "raw", "binary_crossentropy", "linear")]
     assert all(
         cell.loss != "binary_crossentropy" or (cell.dataset != "seed_large" and cell.targets == "raw" and cell.activation == "sigmoid")

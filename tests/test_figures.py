@@ -253,7 +253,7 @@ def test_scale_diagnostics_are_log_log_with_slopes_in_the_legend():
     assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in axes)
     assert axes[0].get_ylabel() == "gradient norm at the initial weights"
     labels = [text.get_text() for text in axes[0].get_legend().get_texts()]
-    assert labels == ["mse 1.001 [0.98, 1.02]", "mae", "slope 1 (∝ scale)"]
+    assert labels == ["mse 1.00 [0.98, 1.02]", "mae", "slope 1 (∝ scale)"]
     reference = axes[0].get_lines()[-1]
     x, y = reference.get_xdata(), reference.get_ydata()
     assert np.log(y[-1] / y[0]) / np.log(x[-1] / x[0]) == pytest.approx(1.0)
@@ -276,7 +276,7 @@ def test_article_seeds_mark_the_printed_value():
     assert len(axes) == 4 and axes[0].get_title() == "example 1: 5 seeds"
     printed = [line.get_xdata()[0] for line in axes[1].get_lines() if line.get_color() == "#c0392b"]
     assert printed == [0.01331729521339747]
-    assert any(text.get_text().strip() == "printed 0.01332" for text in axes[1].texts)
+    assert any(text.get_text().strip() == "printed 0.0133" for text in axes[1].texts)
     assert [tick.get_text() for tick in axes[3].get_yticklabels()] == ["example 2", "example 3"]
 
 
@@ -294,27 +294,133 @@ def test_time_to_target_draws_the_median_nrmse_of_each_compared_cell(study):
     evals = evals_table(study)
     first = evals[(evals["loss"] == "mse") & (evals["activation"] == "sigmoid") & (evals["learning_rate"] == 0.1)
                   & (evals["epoch"] == 1)]
-    assert baseline["nrmse"].iloc[0] == pytest.approx(first["test_rmse"].median() / 0.01)
+    assert baseline["error"].iloc[0] == pytest.approx(first["test_rmse"].median() / 0.01)
+    assert set(lines["metric"]) == {"nrmse"} and set(lines["threshold"]) == {1.5}  # seed_small: known noise, linear
     better = lines[(lines["rate"] == "tuned") & (lines["level"] == "binary_crossentropy")]
     assert better["status"].iloc[0] == figures.time.NOT_PAST_BUDGET  # the cell past the sweep has no horizon status
     assert set(lines["budget_steps"]) == {240} and set(lines["panel"]) == {0}
-    fig, axes, _ = figures.plot_time_to_target(lines, group, 1.5)
+    targets = figures.time.panel_targets(study, group)
+    assert targets == [("nrmse", 1.5)]
+    fig, axes, data = figures.plot_time_to_target(lines, group, targets)
     assert len(axes) == 1 and axes[0].get_xscale() == "log" and axes[0].get_title() == "adam"
+    assert axes[0].get_ylabel() == "median test nRMSE" and figures.time.panels_without_data(axes) == []
     assert fig._suptitle.get_text() == "S2, S4: BCE vs MSE"
     labels = [text.get_text() for text in fig.legends[0].get_texts()]
     assert labels[:4] == ["BCE, default rate", "BCE, tuned rate", "MSE, default rate", "MSE, tuned rate"]
-    assert "threshold, nRMSE 1.5" in labels and "undecided at the cap" in labels
+    assert "threshold, nRMSE 1.5" in labels and "undecided at the cap" in labels and "noise floor, nRMSE 1" in labels
+    assert not any("rRMSE" in label for label in labels)  # no panel draws it
     dashes = {line.get_linestyle() for line in axes[0].get_lines() if len(line.get_xdata()) > 2}
     assert dashes == {"-", "--"}  # default and tuned rate
     ends = [line for line in axes[0].get_lines() if len(line.get_xdata()) == 1 and line.get_marker() != "None"]
     assert len(ends) == 3  # a status marker on each line but the one not trained past the budget
-    horizontal = [line.get_ydata()[0] for line in axes[0].get_lines() if len(set(line.get_ydata())) == 1 and len(line.get_ydata()) == 2]
-    assert 1.5 in horizontal and 1.0 in horizontal
+    assert sorted(horizontal_lines(axes[0])) == [1.0, 1.5]  # the noise floor and the threshold
+    assert set(data["metric"]) == {"nrmse"} and set(data["threshold"]) == {1.5} and set(data["context"]) == {"adam"}
     factor = plan.time_groups(study)[1]
     lines = figures.time_lines(evals_table(study), cells_table(study), study, factor, None)
     assert sorted(set(zip(lines["level"], lines["learning_rate"]))) == [("1", 0.001), ("10", 0.01)]
-    fig, _, _ = figures.plot_time_to_target(lines, factor, 1.5)
+    fig, _, _ = figures.plot_time_to_target(lines, factor, figures.time.panel_targets(study, factor))
     assert fig._suptitle.get_text() == "S5: ×10 default rate vs ×1 default rate"
+    with pytest.raises(ValueError, match="1 panel"):
+        figures.plot_time_to_target(lines, factor, [("nrmse", 1.5), ("rrmse", 1.1)])
+    with pytest.raises(ValueError, match="panel 0 draw nrmse"):  # a line drawn against another target's threshold
+        figures.plot_time_to_target(lines, factor, [("rrmse", 1.1)])
+    with pytest.raises(ValueError, match="unknown error"):
+        figures.plot_time_to_target(lines, factor, [("rmse", 1.1)])
+
+
+def horizontal_lines(ax) -> list[float]:
+    """The y of every horizontal reference line of ``ax`` (threshold, noise floor, least-squares fit)."""
+    return [line.get_ydata()[0] for line in ax.get_lines()
+            if line.get_gid() == figures.time.REFERENCE and len(set(line.get_ydata())) == 1 and len(line.get_ydata()) == 2]
+
+
+#: Seeds' least-squares test RMSE of the hand-made real and Friedman datasets (three seeds, as evals_table).
+OLS_RMSE = {"diabetes_1e0": np.array([0.2, 0.25, 0.3]), "friedman1_1e0": np.array([0.1, 0.12, 0.15])}
+
+
+def mixed_study():
+    """The smoke study with its horizon experiment (long) also on real data (diabetes: noise unknown)
+    and Friedman #1 (nonlinear): both have an rRMSE target, seed_small an nRMSE one."""
+    config = smoke_config()
+    config["datasets"].update({"diabetes_1e0": {"family": "diabetes"}, "friedman1_1e0": {"family": "friedman1"}})
+    config["experiments"]["long"]["datasets"] = ["seed_small", "diabetes_1e0", "friedman1_1e0"]
+    return load_study(config)
+
+
+def time_claim(contexts) -> dict:
+    return {"id": "R1", "kind": "paired", "judged_by": ["time"], "rates": ["default"], "contrast": "loss",
+            "pairs": [["binary_crossentropy", "mse"]], "contexts": list(contexts),
+            "select": {"experiment": "long", "model": "dense1", "activation": "sigmoid"}}
+
+
+def test_time_panels_draw_the_error_their_target_is_defined_on():
+    """Real data (noise sd unknown) and Friedman #1 (nonlinear) panels draw the test rRMSE (test RMSE
+    over the seed's least-squares test RMSE) with the rRMSE threshold; seed_small the nRMSE with its
+    own; each axis names its own error, and no panel is empty."""
+    study = mixed_study()
+    assert study.datasets["diabetes_1e0"].noise_sd is None
+    assert [study.fit_target(d)[0] for d in ("seed_small", "diabetes_1e0", "friedman1_1e0")] == ["nrmse", "rrmse", "rrmse"]
+    group = plan.time_groups(study, [time_claim(["dataset", "optimizer"])])[0]
+    assert [context["dataset"] for context in group["contexts"]] == ["diabetes_1e0", "friedman1_1e0", "seed_small"]
+    nrmse, rrmse = study.config["metrics"]["nrmse_threshold"], study.config["metrics"]["rrmse_threshold"]
+    targets = figures.time.panel_targets(study, group)
+    assert targets == [("rrmse", rrmse), ("rrmse", rrmse), ("nrmse", nrmse)] and rrmse != nrmse
+    evals = evals_table(study)
+    lines = figures.time_lines(evals, cells_table(study), study, group, None, {d: {"ols_rmse_test": v} for d, v in OLS_RMSE.items()})
+    real = lines[lines["dataset"] == "diabetes_1e0"]
+    assert len(real) and set(real["metric"]) == {"rrmse"} and set(real["threshold"]) == {rrmse}
+    first = evals[(evals["dataset"] == "diabetes_1e0") & (evals["loss"] == "mse") & (evals["activation"] == "sigmoid")
+                  & (evals["learning_rate"] == 0.001) & (evals["epoch"] == 1)].sort_values("seed")
+    expected = np.median(first["test_rmse"].to_numpy() / OLS_RMSE["diabetes_1e0"][first["seed"].to_numpy()])
+    assert real[(real["level"] == "mse") & (real["step"] == first["step"].iloc[0])]["error"].iloc[0] == pytest.approx(expected)
+    fig, axes, data = figures.plot_time_to_target(lines, group, targets)
+    assert figures.time.panels_without_data(axes) == []  # the real-data panel is no longer empty
+    assert not any(text.get_text() == "no evaluations" for ax in axes for text in ax.texts)
+    assert [ax.get_title() for ax in axes] == ["diabetes_1e0 · adam", "friedman1_1e0 · adam", "seed_small · adam"]
+    assert sorted(horizontal_lines(axes[0])) == [1.0, rrmse]  # real data: its rRMSE threshold line
+    assert sorted(horizontal_lines(axes[1])) == [1.0, rrmse]  # Friedman: the rRMSE threshold, not the nRMSE one
+    assert sorted(horizontal_lines(axes[2])) == [1.0, nrmse]
+    assert [ax.get_ylabel() for ax in axes] == ["median test rRMSE", "median test rRMSE", "median test nRMSE"]
+    assert not axes[0].get_shared_y_axes().joined(axes[0], axes[2])  # an nRMSE axis is not an rRMSE axis
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert {f"threshold, rRMSE {rrmse}", f"threshold, nRMSE {nrmse}", "noise floor, nRMSE 1",
+            "least-squares fit, rRMSE 1"} <= set(labels)
+    assert set(zip(data["context"], data["metric"])) == {("diabetes_1e0 · adam", "rrmse"), ("friedman1_1e0 · adam", "rrmse"),
+                                                          ("seed_small · adam", "nrmse")}
+    only_real = plan.time_groups(study, [{**time_claim(["dataset", "optimizer"]),
+                                          "select": {**time_claim([])["select"], "dataset": "friedman1_1e0"}}])[0]
+    lines = figures.time_lines(evals, cells_table(study), study, only_real, None, {d: {"ols_rmse_test": v} for d, v in OLS_RMSE.items()})
+    _, axes, _ = figures.plot_time_to_target(lines, only_real, figures.time.panel_targets(study, only_real))
+    assert axes[0].get_ylabel() == "median test rRMSE" and sorted(horizontal_lines(axes[0])) == [1.0, rrmse]
+    with pytest.raises(ValueError, match="diabetes_1e0.*ols_rmse_test"):  # no arrays: an error, not an empty panel
+        figures.time_lines(evals, cells_table(study), study, group, None)
+    with pytest.raises(ValueError, match="3 seeds"):
+        figures.time_lines(evals.assign(seed=evals["seed"] + 1), cells_table(study), study, group, None,
+                           {d: {"ols_rmse_test": v} for d, v in OLS_RMSE.items()})
+    with pytest.raises(ValueError, match="different errors"):  # one panel cannot hold nRMSE and rRMSE cells
+        figures.time.panel_targets(study, plan.time_groups(study, [time_claim(["optimizer"])])[0])
+
+
+def test_median_curve_divides_each_row_by_its_scale():
+    evals = pd.DataFrame({"step": [0, 4, 4, 4, 8], "test_rmse": [1.0, 0.2, 0.4, np.nan, 0.1]})
+    curve = figures.time.median_curve(evals, np.array([1.0, 0.5, 2.0, 1.0, 0.1]))
+    assert curve["step"].tolist() == [4, 8] and curve["error"].tolist() == pytest.approx([0.3, 1.0])
+    assert figures.time.median_curve(evals, 0.1)["error"].tolist() == pytest.approx([3.0, 1.0])
+    with pytest.raises(ValueError, match="shape"):
+        figures.time.median_curve(evals, np.ones(3))
+    with pytest.raises(ValueError, match="positive"):
+        figures.time.median_curve(evals, 0.0)
+
+
+def test_panels_without_data_ignore_reference_lines():
+    from matplotlib.figure import Figure
+
+    axes = Figure().subplots(1, 3)
+    for ax in axes:
+        ax.axhline(1.5, gid=figures.time.REFERENCE)
+    axes[1].plot([1, 2], [np.nan, np.nan])
+    axes[2].plot([1, 2], [np.nan, 0.5])
+    assert figures.time.panels_without_data(axes) == [0, 1]
 
 
 def test_lr_sensitivity_marks_the_tuned_and_default_rates(study):
@@ -322,6 +428,7 @@ def test_lr_sensitivity_marks_the_tuned_and_default_rates(study):
     fig, axes, _ = figures.plot_lr_sensitivity(cells_table(study), tuned_rates_table(), panels, views.default_rates(study), 1.5)
     ax = axes[0]
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "learning rate"
+    assert figures.time.panels_without_data(axes) == []
     labels = [text.get_text() for text in fig.legends[0].get_texts()]
     assert labels[:3] == ["MSE / sigmoid", "MSE / linear", "BCE / sigmoid"]
     assert "tuned rate at an edge of the rates trained" in labels
@@ -331,6 +438,83 @@ def test_lr_sensitivity_marks_the_tuned_and_default_rates(study):
     assert len(stars) == 3 and sum(line.get_markerfacecolor() == "white" for line in stars) == 1  # the edge: hollow
     assert [line.get_xdata()[0] for line in stars] == [0.1, 0.01, 1.0]
     assert 0.001 in [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]  # the default rate
+
+
+def test_lr_sensitivity_panels_draw_the_error_their_target_is_defined_on():
+    """Real data has no nRMSE (NaN in the cells table): its panel draws the rRMSE with the rRMSE
+    threshold, as Friedman #1's does; every panel has data and names its own error."""
+    study = mixed_study()
+    panels = plan.sensitivity_panels(study, "long")
+    assert [panel["dataset"] for panel in panels] == ["seed_small", "diabetes_1e0", "friedman1_1e0"]
+    cells = cells_table(study)
+    cells["final_test_rrmse_median"] = cells["final_test_nrmse_median"] / 50
+    cells.loc[cells["dataset"] == "diabetes_1e0", "final_test_nrmse_median"] = np.nan  # noise unknown
+    targets = [study.fit_target(panel["dataset"]) for panel in panels]
+    fig, axes, data = figures.plot_lr_sensitivity(cells, tuned_rates_table(), panels, views.default_rates(study), 1.5, targets)
+    assert figures.time.panels_without_data(axes) == []
+    assert [ax.get_ylabel() for ax in axes] == ["median final test nRMSE", "median final test rRMSE", "median final test rRMSE"]
+    assert [sorted(horizontal_lines(ax)) for ax in axes] == [[1.5], [1.1], [1.1]]
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert {"threshold, nRMSE 1.5", "threshold, rRMSE 1.1"} <= set(labels)
+    real = data[data["dataset"] == "diabetes_1e0"]
+    assert len(real) and set(real["metric"]) == {"rrmse"} and np.isfinite(real["error"]).all() and set(real["threshold"]) == {1.1}
+    _, nrmse_only, _ = figures.plot_lr_sensitivity(cells, tuned_rates_table(), panels, views.default_rates(study), 1.5)
+    assert figures.time.panels_without_data(nrmse_only) == [1]  # what the figure drew before: an empty real-data panel
+    with pytest.raises(ValueError, match="final_test_rrmse_median"):
+        figures.plot_lr_sensitivity(cells.drop(columns="final_test_rrmse_median"), tuned_rates_table(), panels,
+                                    views.default_rates(study), 1.5, targets)
+    with pytest.raises(ValueError, match="3 panel"):
+        figures.plot_lr_sensitivity(cells, tuned_rates_table(), panels, views.default_rates(study), 1.5, targets[:2])
+
+
+def title_boxes(fig, axes) -> list:
+    """The window extents of the panel titles of ``fig`` (drawn on an Agg canvas)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return [ax.title.get_window_extent() for ax in axes]
+
+
+def assert_titles_apart(fig, axes) -> None:
+    boxes = title_boxes(fig, axes)
+    width = fig.bbox.width
+    for index, box in enumerate(boxes):
+        assert box.width > 0 and box.x0 >= 0 and box.x1 <= width, axes[index].get_title()
+        for other in boxes[index + 1:]:
+            assert not box.overlaps(other), (axes[index].get_title(), box, other)
+
+
+def test_lr_sensitivity_titles_never_run_into_each_other(study):
+    """The smoke config's panels, and a wide hand-made case (two long dataset labels by six clipped
+    optimizers and two target preprocessings: four panels a row) whose one-line titles would overlap."""
+    panels = plan.sensitivity_panels(study, "long")
+    fig, axes, _ = figures.plot_lr_sensitivity(cells_table(study), tuned_rates_table(), panels, views.default_rates(study), 1.5)
+    assert_titles_apart(fig, axes)
+    optimizers = ["adam", "adam_clipvalue", "adam_clipnorm", "sgd", "sgd_clipvalue", "sgd_clipnormalized_by_global_norm"]
+    wide = [{"experiment": "remedies_multi", "dataset": dataset, "inputs": "standardized", "targets": targets, "model": "dense1",
+             "optimizer": optimizer, "lines": [("mse", "sigmoid")]}
+            for dataset in ("friedman1_1e-3", "diabetes_1e-3") for targets in ("raw", "standardized") for optimizer in optimizers]
+    cells = pd.concat([cells_table(study).assign(experiment="remedies_multi", dataset=p["dataset"], inputs=p["inputs"],
+                                                 targets=p["targets"], optimizer=p["optimizer"]) for p in wide])
+    fig, axes, data = figures.plot_lr_sensitivity(cells, tuned_rates_table(), wide, {"adam": 0.001, "sgd": 0.01}, 1.5)
+    assert len(axes) == 24 and figures.time.panels_without_data(axes) == []
+    assert "friedman1_1e-3 · standardized targets · adam_clipvalue" in set(data["panel"])  # the data keeps it on one line
+    assert any("\n" in ax.get_title() for ax in axes)  # wrapped to the panel's width
+    assert_titles_apart(fig, axes)
+
+
+def test_titles_wrap_to_the_width_given():
+    from lossatlas.figures.time import text_width, wrap_title
+
+    title = wrap_title(["friedman1_1e-3", "standardized targets", "adam"], 90)
+    assert title == "friedman1_1e-3\nstandardized targets\nadam" or all(text_width(line) <= 90 for line in title.split("\n"))
+    assert all(text_width(line) <= 90 for line in title.split("\n"))
+    assert wrap_title(["seed_small", "adam"], 500) == "seed_small · adam"
+    long = wrap_title(["a_very_long_dataset_label_that_cannot_fit_on_one_line"], 60)
+    assert len(long.split("\n")) > 1 and all(text_width(line) <= 60 for line in long.split("\n"))
+    assert long.replace("\n", "") == "a_very_long_dataset_label_that_cannot_fit_on_one_line"
+    with pytest.raises(ValueError, match="positive"):
+        wrap_title(["a"], 0)
 
 
 def test_mechanism_sets_the_needed_distance_against_the_travelled_one():
@@ -441,6 +625,33 @@ def test_write_figures_reads_the_curves_and_floors_tables(tmp_path):
         figures.write_figures(curves, floors, "seed_large", "article", outputs)
 
 
+def test_study_figures_read_the_arrays_of_the_rrmse_datasets(tmp_path):
+    """The time figures need each seed's least-squares test RMSE of the datasets they draw in rRMSE,
+    and only those: read from results/datasets/<label>.npz, checked against its manifest when given."""
+    import hashlib
+    import json
+
+    from lossatlas.figures.write import read_datasets, rrmse_datasets
+
+    study = mixed_study()
+    group = plan.time_groups(study, [time_claim(["dataset", "optimizer"])])[0]
+    assert rrmse_datasets(study, {"time": {"kind": "time_to_target", **group}, "other": {"kind": "mechanism"}}) == [
+        "diabetes_1e0", "friedman1_1e0"]  # config order; seed_small draws nRMSE
+    assert rrmse_datasets(load_study(smoke_config()), plan.study_figures(load_study(smoke_config()))) == []
+    path = tmp_path / "diabetes_1e0.npz"
+    np.savez(path, ols_rmse_test=OLS_RMSE["diabetes_1e0"])
+    manifest = tmp_path / "diabetes_1e0.manifest.json"
+    manifest.write_text(json.dumps({"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}))
+    arrays = read_datasets({"diabetes_1e0": (path, manifest), "seed_small": tmp_path / "absent.npz"}, ["diabetes_1e0"])
+    assert list(arrays) == ["diabetes_1e0"] and arrays["diabetes_1e0"]["ols_rmse_test"].tolist() == [0.2, 0.25, 0.3]
+    assert read_datasets({"diabetes_1e0": str(path)}, ["diabetes_1e0"])["diabetes_1e0"]["ols_rmse_test"].shape == (3,)
+    with pytest.raises(ValueError, match="friedman1_1e0"):
+        read_datasets({"diabetes_1e0": path}, ["friedman1_1e0", "diabetes_1e0"])
+    manifest.write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="SHA-256"):
+        read_datasets({"diabetes_1e0": (path, manifest)}, ["diabetes_1e0"])
+
+
 @pytest.mark.slow
 def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
     tables = analysis_tables()
@@ -469,8 +680,8 @@ def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
     assert columns["nrmse_heatmap_article_dense1_raw_raw"][:4] == ["experiment", "model", "inputs", "targets"]
     assert {"final_test_nrmse_median", "flagged", "excluded"} <= set(columns["nrmse_heatmap_article_dense1_raw_raw"])
     assert {"scale", "value", "slope"} <= set(columns["scale_diagnostics"])
-    assert {"step", "nrmse", "context", "threshold"} <= set(columns["time_to_target_S2_S4"])
-    assert {"learning_rate", "final_test_nrmse_median", "tuned", "default_rate"} <= set(columns["lr_sensitivity_long"])
+    assert {"step", "metric", "error", "context", "threshold"} <= set(columns["time_to_target_S2_S4"])
+    assert {"learning_rate", "metric", "error", "tuned", "default_rate", "threshold"} <= set(columns["lr_sensitivity_long"])
     assert {"required_linf", "moved_linf", "capacity_linf", "category"} <= set(columns["mechanism"])
     heatmap = data["nrmse_heatmap_article_dense1_raw_raw"]
     cells = pd.read_csv(paths["cells"])

@@ -304,7 +304,7 @@ def tuned_rates() -> pd.DataFrame:
 
 def test_remedy_table(study):
     table = mechanism.remedy_table(REMEDIES, remedy_details(), remedy_trials(), study, tuned_rates(), 500, 3)
-    assert list(table.columns) == ["id", "name", "rate", "effect", "effect_ci_low", "effect_ci_high", "n_pairs",
+    assert list(table.columns) == ["id", "name", "remedy", "rate", "effect", "effect_ci_low", "effect_ci_high", "n_pairs",
                                    "time_ratio_median", "time_sooner", "time_contexts", "verdict_budget",
                                    "verdict_time", "rank"]
     # R1: the ratios of both contexts pooled, the diverged seed dropped: [2, 4, 4, 1, 3, 5, 9],
@@ -312,31 +312,35 @@ def test_remedy_table(study):
     # it would be sqrt(3 x 4) = 3.46). R2 at the default rate: every ratio 5 -> 5; at the tuned rate
     # (BCE at 0.01, mse at 0.1): 2 / 1 = 2 -> 2 (not 200 / 1 or 2 / 0.01 at the other rates).
     # R3 (mse, sigmoid over linear): [5, 10, 2.5, 5] / 2 = [2.5, 5, 1.25, 2.5] -> median of the
-    # middle two, exp((log 2.5 + log 2.5) / 2) = 2.5.
-    # Rank: by the tuned effect where there is one (R2: 2, not its default 5), else the default one:
-    # R1 4 > R3 2.5 > R2 2.
-    assert table[["id", "rate", "rank", "n_pairs"]].values.tolist() == [
-        ["R1", "default", 1, 7], ["R3", "default", 2, 4], ["R2", "default", 3, 4], ["R2", "tuned", 3, 4]]
-    assert table["effect"].tolist() == pytest.approx([4.0, 2.5, 5.0, 2.0], rel=1e-12)
-    assert table["name"].tolist() == ["claim R1", "claim R3", "claim R2", "claim R2"]
-    r1 = table.iloc[0]
+    # middle two, exp((log 2.5 + log 2.5) / 2) = 2.5. N, not a remedy, gets its effect (R2's cells:
+    # 5) but no rank.
+    # Rank: by the effect at the default rate (the article's setting): R2 5 > R1 4 > R3 2.5.
+    assert table[["id", "rate", "rank", "n_pairs"]].values.tolist()[:4] == [
+        ["R2", "default", 1, 4], ["R2", "tuned", 1, 4], ["R1", "default", 2, 7], ["R3", "default", 3, 4]]
+    last = table.iloc[4]
+    assert (last["id"], bool(last["remedy"]), math.isnan(last["rank"])) == ("N", False, True)
+    assert table["remedy"].tolist() == [True, True, True, True, False]
+    assert table["effect"].tolist() == pytest.approx([5.0, 2.0, 4.0, 2.5, 5.0], rel=1e-12)
+    assert table["name"].tolist() == ["claim R2", "claim R2", "claim R1", "claim R3", "claim N"]
+    r1 = table.iloc[2]
     assert 1.0 <= r1["effect_ci_low"] <= 4.0 <= r1["effect_ci_high"] <= 9.0  # within the pooled ratios
-    assert table["effect_ci_low"].iloc[2:].tolist() == pytest.approx([5.0, 2.0], rel=1e-12)  # every ratio equal
-    assert table["effect_ci_high"].iloc[2:].tolist() == pytest.approx([5.0, 2.0], rel=1e-12)
+    assert table["effect_ci_low"].iloc[:2].tolist() == pytest.approx([5.0, 2.0], rel=1e-12)  # every ratio equal
+    assert table["effect_ci_high"].iloc[:2].tolist() == pytest.approx([5.0, 2.0], rel=1e-12)
     # the verdicts and the time columns, from the details
-    assert table["verdict_budget"].tolist() == ["mixed", "", "supported", "undecided"]
-    assert table["verdict_time"].tolist() == ["supported", "", "supported", "not supported"]
-    assert table["time_sooner"].tolist() == [2, 0, 1, 0] and table["time_contexts"].tolist() == [2, 0, 1, 1]
+    assert table["verdict_budget"].tolist() == ["supported", "undecided", "mixed", "", "supported"]
+    assert table["verdict_time"].tolist() == ["supported", "not supported", "supported", "", ""]
+    assert table["time_sooner"].tolist() == [1, 0, 2, 0, 0] and table["time_contexts"].tolist() == [1, 1, 2, 0, 0]
     ratios = table["time_ratio_median"].tolist()
-    assert ratios[0] == 4.0 and math.isnan(ratios[1]) and ratios[2:] == [3.0, 0.5]  # median(2, 6) = 4
+    assert ratios[:3] == [3.0, 0.5, 4.0] and math.isnan(ratios[3])  # median(2, 6) = 4
     # the bootstrap is seeded: the same table again
     again = mechanism.remedy_table(REMEDIES, remedy_details(), remedy_trials(), study, tuned_rates(), 500, 3)
     pd.testing.assert_frame_equal(table, again)
 
 
-def test_remedy_table_without_remedies_is_empty(study):
+def test_a_claim_not_marked_remedy_gets_its_effect_but_no_rank(study):
     claims = {"claims": [REMEDIES["claims"][-1]]}
-    assert mechanism.remedy_table(claims, remedy_details(), remedy_trials(), study, tuned_rates(), 100, 0).empty
+    table = mechanism.remedy_table(claims, remedy_details(), remedy_trials(), study, tuned_rates(), 100, 0)
+    assert table["id"].tolist() == ["N"] and not table["remedy"].any() and table["rank"].isna().all()
 
 
 # --- findings -------------------------------------------------------------------------------------------

@@ -50,12 +50,40 @@ def test_the_experiments_table_says_how_each_is_trained(study):
     rows = {row["heading"]: row["values"] for row in design.experiments_table(study)}
     assert rows["Tune"] == ["no", "yes"] and rows["Horizon"] == ["no", "yes"] and rows["Inputs"] == ["raw", "raw"]
     assert rows["Learning rates"] == ["adam 0.001; sgd 0.01", "adam: sweep of 3, 0.001 to 0.1"]
+    assert rows["Horizon rate factors"] == ["—", "0.1×, 10×"]  # as trained (the horizon section's), never "None"
+    assert rows["Cells planned"] == ["38", "9"]
 
 
 def test_the_statistics_settings_are_the_configs():
     config = edited(edited(smoke_config(), "statistics.alpha", 0.01), "statistics.bootstrap_resamples", 123)
     definitions = design.metrics_context(load_study(config))
     assert definitions["comparison_alpha"] == "0.01" and definitions["bootstrap_resamples"] == "123"
+
+
+def test_the_dataset_table_has_one_row_per_family():
+    config = smoke_config()
+    config["datasets"] = {
+        "small": {"family": "target_scale", "scale": 0.001},
+        "unit": {"family": "target_scale", "scale": 1.0},
+        "large": {"family": "target_scale", "scale": 1000.0},
+        "seed": {"family": "seed_large"},
+        "friedman_a": {"family": "friedman1", "scale": 1.0, "n_train": 200},
+        "friedman_b": {"family": "friedman1", "scale": 1.0, "params": {"noise": 2.0}},
+    }
+    for experiment in config["experiments"].values():
+        experiment["datasets"] = ["small", "unit"]
+    rows = design.dataset_families(load_study(config))
+    assert [row["family"] for row in rows] == ["target_scale", "seed_large", "friedman1"]
+    scale, seed, friedman = rows
+    # the process once, the scales in one column, what is proportional to the scale as a multiple of it
+    assert scale["description"].count("clip") == 1 and scale["datasets"] == "small, unit, large"
+    assert scale["scales"] == "0.001, 1, 1,000" and scale["sizes"] == "100 / 100 / 1,000"
+    assert scale["noise_sd"] == "0.05 × s" and scale["target_range"] == "[0, 1] × s"
+    assert seed["scales"] == "1" and seed["noise_sd"] == "1" and seed["target_range"] == "unbounded"
+    # what differs between datasets of one scale: per dataset, in the order of the datasets column
+    assert friedman["datasets"] == "friedman_a, friedman_b" and friedman["scales"] == "1"
+    assert friedman["sizes"] == "200 / 100 / 1,000; 100 / 100 / 1,000" and friedman["n_test"] == "1,000"
+    assert friedman["noise_sd"] == "0.0333; 0.0667" and friedman["target_range"] == "[0, 1]"
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +95,8 @@ def real_study():
 
 
 def test_an_unknown_noise_sd_reads_unknown(real_study):
-    datasets = {d["label"]: d for d in design.design_context(real_study)["datasets"]}
-    assert datasets["real"]["noise_sd"] == "unknown" and datasets["seed_small"]["noise_sd"] == "0.01"
+    families = {d["family"]: d for d in design.design_context(real_study)["datasets"]}
+    assert families["diabetes"]["noise_sd"] == "unknown" and families["seed_small"]["noise_sd"] == "0.01"
     threats = design.threats_context(real_study)
     assert threats["real_data"] and "10" in threats["n_features"] and "real data" not in threats["not_covered"]
     part = pd.DataFrame([{"loss": "mse", "activation": "sigmoid", "n_seeds": 6}])
@@ -83,11 +111,11 @@ def test_threats_of_synthetic_data_with_one_feature(study):
     assert threats["not_covered"] == "No real data, no several inputs, no classification targets."
     assert threats["tuned"] == "long" and threats["untuned"] == "article" and threats["horizon"] == "long"
     assert threats["tuning"] == {"min": "0.001", "max": "0.1", "per_decade": "1", "extend_steps": "1"}
-    assert threats["cap"]["cap_steps"] == "1920" and threats["cap"]["stall_factor"] == "10"
+    assert threats["cap"]["cap_steps"] == "1,920" and threats["cap"]["stall_factor"] == "10"  # steps: thousands separated
 
 
 def test_the_stall_rule_is_the_configs():
     config = edited(edited(smoke_config(), "horizon.stall_improvement", 0.02), "horizon.stall_factor", 4)
     horizon = design.metrics_context(load_study(config))["horizon"]
     assert horizon["stall_improvement_percent"] == "2" and horizon["stall_factor"] == "4"
-    assert horizon["cap_steps"] == "1920" and horizon["points_per_doubling"] == "2"
+    assert horizon["cap_steps"] == "1,920" and horizon["points_per_doubling"] == "2"

@@ -14,13 +14,13 @@ from lossatlas.report import discussion
 
 def test_the_answer_quotes_the_findings():
     answer = discussion.answer_context(findings_json())
-    assert (answer["n_cells"], answer["n_failing"], answer["budget"], answer["cap"]) == ("3", "3", "240", "1920")
+    assert (answer["n_cells"], answer["n_failing"], answer["budget"], answer["cap"]) == ("3", "3", "240", "1,920")
     assert [c["name"] for c in answer["categories"]] == ["small gradient", "step budget", "undecided"]
-    assert "median 3.75 times the optimizer's reach" in answer["categories"][1]["words"]
-    assert answer["later_multiple"] == "5.417" and answer["n_reach_later"] == "2"
+    assert "median 3.8 times the optimizer's reach" in answer["categories"][1]["words"]
+    assert answer["later_multiple"] == "5.4" and answer["n_reach_later"] == "2"
     assert answer["best"] == [
-        {"rate": "default", "id": "C1", "name": "Claim supported", "effect": "2.891 [2.749, 3.32]"},
-        {"rate": "tuned", "id": "C2", "name": "Claim <not> supported", "effect": "3.521 [3.392, 4.106]"},
+        {"rate": "default", "id": "C1", "name": "Claim supported", "effect": "2.9 [2.7, 3.3]"},
+        {"rate": "tuned", "id": "C2", "name": "Claim <not> supported", "effect": "3.5 [3.4, 4.1]"},
     ]
     missing = {key: value for key, value in findings_json().items() if key != "best_remedy"}
     with pytest.raises(ValueError, match="best_remedy"):
@@ -33,7 +33,7 @@ def test_mechanism_tuned_rates_and_remedies_tables(study):
     assert [d["name"] for d in mechanism["dimensions"]] == ["dataset", "optimizer", "learning_rate", "loss", "activation"]
     first, sgd, never = mechanism["rows"]
     assert (first["needed"], first["travelled"], first["capacity"], first["reach"]) == ("0.9", "0.2", "0.24", "680")
-    assert sgd["capacity"] == "n/a" and never["needed"] == "n/a" and never["reach"] == "inf"
+    assert sgd["capacity"] == "n/a" and never["needed"] == "n/a" and never["reach"] == "not reached"
     assert first["labels"]["loss"] == "MSE" and first["labels"]["learning_rate"] == "0.001"
     tuned = discussion.tuned_context(tables["tuned_rates"], cells_table(study))
     assert (tuned["n_cells"], tuned["n_moved"], tuned["n_edge"]) == ("3", "3", "1")
@@ -50,6 +50,6 @@ def test_mechanism_tuned_rates_and_remedies_tables(study):
     assert [(r["rank"], r["id"]) for r in remedies["rows"]] == [("1", "C2"), ("2", "C1")]
     assert [e["rate"] for e in remedies["rows"][0]["rates"]] == ["default", "tuned"]
     tuned_c2 = remedies["rows"][0]["rates"][1]["values"]
-    assert (tuned_c2["effect"], tuned_c2["time"], tuned_c2["sooner"]) == ("3.521 [3.392, 4.106]", "17", "1 of 1")
+    assert (tuned_c2["effect"], tuned_c2["time"], tuned_c2["sooner"]) == ("3.5 [3.4, 4.1]", "17", "1 of 1")
     c1 = remedies["rows"][1]["rates"]
     assert len(c1) == 1 and c1[0]["values"]["time"] == "n/a" and c1[0]["values"]["time_verdict"] is None

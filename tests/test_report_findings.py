@@ -16,14 +16,17 @@ def test_article_table_has_each_example_and_the_paired_comparison():
     tables = analysis_tables()
     article = findings.article_context(tables["article_summary"], tables["article_examples"])
     first, third = article["examples"][0], article["examples"][2]
-    assert first["printed"] == "0.8179" and first["median"] == "1.2" and first["range"] == "[1.01, 1.39]"
+    # losses to 3 significant digits; a median and its 2.5-97.5% range as an estimate and its interval
+    assert first["printed"] == "0.818" and first["median"] == "1.20" and first["range"] == "[1.01, 1.39]"
     assert first["inside"] == "no" and third["inside"] == "yes" and third["quantile"] == "0.2"
-    assert third["test_median"] == "0.012" and third["test_range"] == "[0.01, 0.0139]"
+    assert third["test_median"] == "0.0120" and third["test_range"] == "[0.0100, 0.0139]"
     values = {row["heading"]: row["value"] for row in article["comparison"]}
     assert len(values) == len(findings.EXAMPLE_COMPARISON_ROWS)
-    assert values["Mean paired difference, example 3 − example 2 [95% BCa CI]"] == "-0.024 [-0.03, -0.018]"
+    assert values["Mean paired difference, example 3 − example 2 [95% BCa CI]"] == "-0.0240 [-0.0300, -0.0180]"
     assert values["Seeds paired (examples 2 and 3 share each seed's data)"] == "5"
     assert values["Hodges–Lehmann estimate of the paired difference, example 3 − example 2"] == "-0.0235"
+    assert values["Paired Cohen's d_z (positive: example 3 lower)"] == "3.2"  # an effect: 2 significant digits
+    assert values["Two-sided p (Wilcoxon signed-rank, Pratt's zero handling)"] == "0.0625"
     with pytest.raises(ValueError, match="p_value"):
         findings.article_context(tables["article_summary"], tables["article_examples"].drop(columns="p_value"))
     summary = tables["article_summary"].assign(printed_inside=tables["article_summary"]["printed_inside"].astype(str))

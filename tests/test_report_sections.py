@@ -22,14 +22,15 @@ def test_table_rows_format_every_number_of_the_cells_table(study):
     nrmse = rows[0]["values"][headings.index("nrmse")]
     text = f"{nrmse['main']} {nrmse['ci']}"
     assert text == textfmt.format_interval(
-        first["final_test_nrmse_mean"], first["final_test_nrmse_ci_low"], first["final_test_nrmse_ci_high"]
+        first["final_test_nrmse_mean"], first["final_test_nrmse_ci_low"], first["final_test_nrmse_ci_high"], "error"
     )
+    # an error: 3 significant digits, but a CI narrower than the last digit keeps enough decimals to show its width
     assert text == "101.2 [100.7, 101.5]"
     values = {key: rows[1]["values"][i]["main"] for i, key in enumerate(headings)}
-    assert values["median"] == textfmt.format_number(second["final_test_nrmse_median"]) == "92.22"
-    assert values["iqm"] == "97.35" and values["stagnation"] == "0.25" and values["reach"] == "0.75"
+    assert values["median"] == textfmt.format_error(second["final_test_nrmse_median"]) == "92.2"
+    assert values["iqm"] == "97.3" and values["stagnation"] == "0.25" and values["reach"] == "0.75"
     assert rows[0]["values"][headings.index("divergence")]["main"] == "0 (0/4)" and values["divergence"] == "0.25 (1/4)"
-    assert values["steps"] == "16" and rows[2]["values"][headings.index("steps")]["main"] == "inf"
+    assert values["steps"] == "16" and rows[2]["values"][headings.index("steps")]["main"] == "not reached"
     assert rows[0]["flag"] == "" and "dataset" not in rows[0]["labels"]
 
 
@@ -37,8 +38,9 @@ def test_appendix_rows_keep_the_raw_metrics(study):
     cells = cells_table(study).iloc[:2]
     rows = sections.appendix_rows(cells)
     rmse = rows[0]["metrics"][0]
-    assert f"{rmse['mean']} {rmse['ci']}" == "1.235 [0.7346, 1.485]"
-    assert rows[1]["metrics"][2]["mean"] == textfmt.format_number(cells.iloc[1]["final_train_loss_mean"]) == "302.5"
+    assert f"{rmse['mean']} {rmse['ci']}" == "1.23 [0.73, 1.48]"  # the CI to the mean's decimals
+    loss = rows[1]["metrics"][2]
+    assert f"{loss['mean']} {loss['ci']}" == "302.5 [302.0, 302.7]"  # a narrow CI: the decimals that show its width
     assert rows[1]["r2"] == "0.49 (0.9)" and rows[0]["labels"]["dataset"] == cells.iloc[0]["dataset"]
 
 
@@ -87,3 +89,15 @@ def test_wide_tables_go_on_landscape_pages(study):
     cells["optimizer"] = "a_rather_long_optimizer_label_" + cells["optimizer"]
     cells["loss"] = "a_rather_long_loss_label_" + cells["loss"]
     assert all(table["landscape"] for table in sections.results_tables(cells, study))
+
+
+def test_rates_sort_by_value_and_steps_read_as_words(study):
+    rows = [{"labels": {"learning_rate": text}} for text in ("0.01", "1×10⁻⁴", "1", "n/a", "0.001", "1,000")]
+    options = sections.filter_options(rows, ["learning_rate"])
+    assert options[0]["values"] == ["1×10⁻⁴", "0.001", "0.01", "1", "1,000", "n/a"]
+    cell = {"horizon_status": "reached", "horizon_steps": 1920.0}
+    assert sections.horizon_text(cell) == "reached (1,920)"
+    cells = cells_table(study).iloc[:3]
+    for row in sections.table_rows(cells):  # never inf or nan in a rendered table
+        texts = [value["main"] + value["ci"] for value in row["values"]]
+        assert not any(word in text for text in texts for word in ("inf", "nan", "e+", "e-")), texts

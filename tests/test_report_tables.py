@@ -216,7 +216,8 @@ def test_new_tables_flatten_with_every_column(study, tmp_path):
     assert claims["rows"][1][5:9] == ["not supported", "supported", "undecided", "supported"]
     assert claims["rows"][0][4] == "—" and claims["rows"][0][6:9] == ["—", "—", "—"]
     time = by_id[ids["time"]]
-    assert time["rows"][1] == ["C2", "tuned", "optimizer adam", "BCE vs MSE", "40", "680", "17 [8.5, 17.25]", "reached",
+    # the ratio by the rule for ratios: textfmt.format_interval(17, 8.5, 17.25, "ratio")
+    assert time["rows"][1] == ["C2", "tuned", "optimizer adam", "BCE vs MSE", "40", "680", "17 [9, 17]", "reached",
                                "stalled", "sooner"]
     tuned = by_id[ids["tuned_rates"]]
     assert tuned["columns"][:5] == ["Experiment", "Dataset", "Optimizer", "Loss", "Activation"]

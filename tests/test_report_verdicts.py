@@ -52,8 +52,8 @@ def test_time_rows_quote_the_kaplan_meier_medians_and_the_ratio():
     time = verdicts.time_context(tables["claim_details"], claims)
     assert len(time["rows"]) == 2 and all(row["id"] == "C2" for row in time["rows"])
     default, tuned = time["rows"]
-    assert (default["steps_better"], default["ratio"], default["outcome"]) == ("inf", "n/a", "undecided at the cap")
-    assert tuned["pair"] == "BCE vs MSE" and tuned["ratio"] == "17 [8.5, 17.25]"
+    assert (default["steps_better"], default["ratio"], default["outcome"]) == ("not reached", "n/a", "undecided at the cap")
+    assert tuned["pair"] == "BCE vs MSE" and tuned["ratio"] == "17 [9, 17]"
     assert (tuned["better_status"], tuned["baseline_status"]) == ("reached", "stalled")
     assert time["outcomes"] == {"default": "1 undecided at the cap", "tuned": "1 sooner"}
     assert [c["id"] for c in time["claims"]] == ["C2"]

@@ -20,9 +20,10 @@ def pdf_text(path: Path) -> str:
 
 def test_report_exists_and_its_paths_are_printed(smoke_run):
     directory, run = smoke_run
-    html, pdf = directory / "results/report/report.html", directory / "results/report/report.pdf"
-    assert html.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
-    assert str(html.resolve()) in run.stdout and str(pdf.resolve()) in run.stdout
+    for name in ("report", "supplement"):  # the paper and its supplement
+        html, pdf = directory / f"results/report/{name}.html", directory / f"results/report/{name}.pdf"
+        assert html.stat().st_size > 0 and pdf.read_bytes().startswith(b"%PDF")
+        assert str(html.resolve()) in run.stdout and str(pdf.resolve()) in run.stdout
 
 
 def test_report_tables_carry_the_aggregated_numbers(smoke_run):
@@ -30,8 +31,8 @@ def test_report_tables_carry_the_aggregated_numbers(smoke_run):
 
     directory, _ = smoke_run
     cells = pd.read_csv(directory / "results/aggregate/cells.csv")
-    text = pdf_text(directory / "results/report/report.pdf")
-    html = (directory / "results/report/report.html").read_text()
+    text = pdf_text(directory / "results/report/supplement.pdf")
+    html = (directory / "results/report/supplement.html").read_text()
     assert len(cells) >= 38 + 9  # every cell of the config, and the rates a tuned sweep added
     for _, cell in cells.iterrows():
         for column in ("final_test_rmse_mean", "final_test_rmse_ci_low", "final_test_rmse_ci_high", "final_train_loss_mean"):
@@ -138,9 +139,9 @@ def test_verify_recomputes_everything_and_catches_tampering(smoke_run, tmp_path)
 
 def test_pdf_names_every_table_and_every_claim_with_its_verdict(smoke_run):
     directory, _ = smoke_run
-    text = pdf_text(directory / "results/report/report.pdf")
+    text = pdf_text(directory / "results/report/supplement.pdf")
     flat = " ".join(text.split())
-    html = (directory / "results/report/report.html").read_text()
+    html = (directory / "results/report/supplement.html").read_text()
     table_ids = sorted(set(re.findall(r'id="(T\d+)"', html)), key=lambda table: int(table[1:]))
     assert table_ids and table_ids == [f"T{n}" for n in range(1, len(table_ids) + 1)]
     for table_id in table_ids:
@@ -156,7 +157,7 @@ def test_pdf_names_every_table_and_every_claim_with_its_verdict(smoke_run):
 
 def test_two_renders_are_byte_identical(smoke_run):
     directory, _ = smoke_run
-    outputs = [directory / "results/report/report.pdf", directory / "results/report/report.html"]
+    outputs = [directory / f"results/report/{name}.{suffix}" for name in ("report", "supplement") for suffix in ("pdf", "html")]
     before = [path.read_bytes() for path in outputs]
     again = snakemake(directory, "--forcerun", "report")
     assert again.returncode == 0, again.stdout + again.stderr

@@ -36,6 +36,8 @@ validate(config, "../schemas/config.schema.yaml")
 RESULTS = Path("results")
 REPORT_HTML = RESULTS / "report" / "report.html"
 REPORT_PDF = RESULTS / "report" / "report.pdf"
+SUPPLEMENT_HTML = RESULTS / "report" / "supplement.html"
+SUPPLEMENT_PDF = RESULTS / "report" / "supplement.pdf"
 JOBS = STUDY.jobs()
 
 

@@ -124,6 +124,9 @@ rule study_figures:
         mechanism=rules.analysis.output.mechanism,
         evals=TIME_EVALS,
         claims=config["claims"],
+        # The datasets' arrays: a panel whose target is rRMSE divides by each seed's least-squares error.
+        data=[dataset_files(d)["data"] for d in trained_datasets()],
+        manifests=[dataset_files(d)["manifest"] for d in trained_datasets()],
     output:
         [
             report(path, caption=caption(STUDY_FIGURE_PLAN[name]["kind"]), category="Figures", subcategory="Study-wide",
@@ -134,6 +137,7 @@ rule study_figures:
         list(figure_data(STUDY_FIGURES).values()),
     params:
         figures=STUDY_FIGURES,
+        datasets=trained_datasets(),
         code=code_hash("figures.py"),
     conda:
         "../../environment.yml"
@@ -179,7 +183,9 @@ rule report:
             *figure_data(STUDY_FIGURES).values(),
         ],
         benchmarks=BENCHMARKS,
-        template=REPORT_SOURCES / "template.html.j2",
+        template=REPORT_SOURCES / "paper.html.j2",
+        supplement_template=REPORT_SOURCES / "supplement.html.j2",
+        bibliography=REPORT_SOURCES / "references.bib",
         # The template's sections, one include each (report/sections/).
         sections=sorted((REPORT_SOURCES / "sections").glob("*.html.j2")),
         style=REPORT_SOURCES / "style.css",
@@ -187,6 +193,8 @@ rule report:
     output:
         html=report(REPORT_HTML, caption=caption("report"), category="Report", labels={"format": "HTML"}),
         pdf=report(REPORT_PDF, caption=caption("report"), category="Report", labels={"format": "PDF"}),
+        supplement_html=report(SUPPLEMENT_HTML, caption=caption("report"), category="Report", labels={"format": "HTML, supplement"}),
+        supplement_pdf=report(SUPPLEMENT_PDF, caption=caption("report"), category="Report", labels={"format": "PDF, supplement"}),
         tables=[
             report(path, caption=caption("table"), category="Tables", subcategory=Path(path).stem,
                    labels={"table": Path(path).stem, "format": Path(path).suffix[1:], "shows": table_key(path)})

@@ -22,6 +22,7 @@ with log_to(snakemake.log[0]):
             mechanism_path=snakemake.input.mechanism,
             evals_paths=list(snakemake.input.evals),
             claims=load_claims(snakemake.input.claims)["claims"],
+            datasets=dict(zip(snakemake.params.datasets, zip(snakemake.input.data, snakemake.input.manifests))),
         )
     else:
         figures.write_figures(

@@ -112,19 +112,22 @@ def _pooled_ratio(log_ratios: np.ndarray, n_resamples: int, seed: int) -> tuple[
 
 def remedy_table(claims: dict, details: pd.DataFrame, trials: pd.DataFrame, study, tuned: pd.DataFrame,
                  n_resamples: int, seed: int) -> pd.DataFrame:
-    """The practitioner's table: every claim marked ``remedy: true``, at each rate it is judged at.
+    """The effect of every paired claim, at each rate it is judged at; those marked ``remedy: true``
+    make the practitioner's table.
 
-    Columns: ``id``, ``name``, ``rate``; ``effect`` (how many times lower the remedy's final test
-    nRMSE is than the baseline's at the budget: ``exp`` of the median over all seeds and contexts
-    of ``log(baseline / remedy)``, paired by seed) with its 95% bootstrap CI ``effect_ci_low``,
-    ``effect_ci_high``; ``n_pairs``; by time to target where judged so, ``time_ratio_median`` (the
-    median over contexts of how many times sooner the remedy reaches the threshold) and
-    ``time_sooner`` / ``time_contexts`` (contexts where it does robustly, of all); ``verdict_budget``
-    and ``verdict_time``; ``rank`` (by the tuned effect where there is one, else the default one).
+    Columns: ``id``, ``name``, ``remedy`` (marked so), ``rate``; ``effect`` (how many times lower the
+    better level's final metric is than the baseline's at the budget: ``exp`` of the median over all
+    seeds and contexts of ``log(baseline / better)``, paired by seed) with its 95% bootstrap CI
+    ``effect_ci_low``, ``effect_ci_high``; ``n_pairs``; by time to target where judged so,
+    ``time_ratio_median`` (the median over the contexts where either reached the threshold of how
+    many times sooner the better level reaches it; inf where only it did) and ``time_sooner`` /
+    ``time_contexts`` (contexts where it does robustly, of all); ``verdict_budget`` and
+    ``verdict_time``; ``rank`` of a remedy (by its effect at the default rate, the article's
+    setting, then at the tuned rate; NaN for other claims).
     """
     rows = []
     for claim in claims["claims"]:
-        if not claim.get("remedy"):
+        if claim["kind"] != "paired":
             continue
         for rate in claim["rates"]:
             selected = claim_select(claim_rows(claim, trials, rate, study, tuned, "budget"), claim["select"], claim["id"])
@@ -138,10 +141,12 @@ def remedy_table(claims: dict, details: pd.DataFrame, trials: pd.DataFrame, stud
             effect, low, high = _pooled_ratio(np.concatenate(logs), n_resamples, derive_seed(seed, "remedy", claim["id"], rate))
             part = details[(details["id"] == claim["id"]) & (details["rate"] == rate)]
             budget, time = part[part["judged"] == "budget"], part[part["judged"] == "time"]
+            ratios = time["ratio"].to_numpy(float) if len(time) else np.array([])
+            ratios = ratios[~np.isnan(ratios)]
             rows.append({
-                "id": claim["id"], "name": claim["name"], "rate": rate, "effect": effect, "effect_ci_low": low,
-                "effect_ci_high": high, "n_pairs": int(np.isfinite(np.concatenate(logs)).sum()),
-                "time_ratio_median": float(np.median(time["ratio"])) if len(time) else math.nan,
+                "id": claim["id"], "name": claim["name"], "remedy": bool(claim.get("remedy")), "rate": rate, "effect": effect,
+                "effect_ci_low": low, "effect_ci_high": high, "n_pairs": int(np.isfinite(np.concatenate(logs)).sum()),
+                "time_ratio_median": float(np.median(ratios)) if ratios.size else math.nan,
                 "time_sooner": int(time["holds"].sum()) if len(time) else 0, "time_contexts": len(time),
                 "verdict_budget": verdict(budget["holds"].tolist(), budget["fails"].tolist()) if len(budget) else "",
                 "verdict_time": verdict(time["holds"].tolist(), time["fails"].tolist()) if len(time) else "",
@@ -149,12 +154,11 @@ def remedy_table(claims: dict, details: pd.DataFrame, trials: pd.DataFrame, stud
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    key = table.groupby("id")[["rate", "effect"]].apply(
-        lambda part: part.loc[part["rate"] == "tuned", "effect"].max() if (part["rate"] == "tuned").any() else part["effect"].max()
-    )
-    order = key.sort_values(ascending=False, na_position="last").index.tolist()
-    table["rank"] = table["id"].map({claim_id: index + 1 for index, claim_id in enumerate(order)})
-    return table.sort_values(["rank", "rate"], kind="stable").reset_index(drop=True)
+    remedies = table[table["remedy"]]
+    key = remedies.pivot_table(index="id", columns="rate", values="effect", aggfunc="first").reindex(columns=["default", "tuned"])
+    order = key.sort_values(["default", "tuned"], ascending=False, na_position="last").index.tolist()
+    table["rank"] = table["id"].map({claim_id: float(index + 1) for index, claim_id in enumerate(order)})
+    return table.sort_values(["rank", "id", "rate"], kind="stable", na_position="last").reset_index(drop=True)
 
 
 def findings(mechanisms: pd.DataFrame, verdicts: pd.DataFrame, remedies: pd.DataFrame, study) -> dict:
@@ -171,6 +175,8 @@ def findings(mechanisms: pd.DataFrame, verdicts: pd.DataFrame, remedies: pd.Data
     best = {}
     for rate in ("default", "tuned"):
         part = remedies[remedies["rate"] == rate] if len(remedies) else remedies
+        if "remedy" in part:
+            part = part[part["remedy"].astype(bool)]
         if len(part):
             top = part.sort_values("effect", ascending=False).iloc[0]
             best[rate] = {"id": top["id"], "name": top["name"], "effect": float(top["effect"]),

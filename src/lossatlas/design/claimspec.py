@@ -53,6 +53,10 @@ def load_claims(path: str | Path) -> dict:
             raise ClaimsError(f"{where}: key 'judged_by'/'rates': a {claim['kind']} claim is judged at the budget and default rate only")
         if claim.get("contrast") == "learning_rate_factor" and claim["rates"] != ["default"]:
             raise ClaimsError(f"{where}: key 'rates': a learning_rate_factor contrast is judged at the default rate only")
+    for index, finding in enumerate(document.get("findings", []), 1):
+        unknown = [claim_id for claim_id in finding["claims"] if claim_id not in seen]
+        if unknown:
+            raise ClaimsError(f"{path}: finding {index} ({finding['title']!r}): key 'claims' = {unknown[0]!r}: no claim has that id")
     return document
 
 

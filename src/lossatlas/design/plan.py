@@ -115,6 +115,11 @@ def claims_of(study) -> list[dict]:
     return load_claims(claims_path(study))["claims"]
 
 
+def findings_of(study) -> list[dict] | None:
+    """The ``findings`` of the config's claims file (the paper's numbered findings), None where it has none."""
+    return load_claims(claims_path(study)).get("findings")
+
+
 def paired(claims: Sequence[dict]) -> list[dict]:
     return [claim for claim in claims if claim["kind"] == "paired"]
 

@@ -305,7 +305,8 @@ def _within(inner: tuple[float, float], outer: tuple[float, float]) -> bool:
 
 
 def _fmt_range(bounds: tuple[float, float]) -> str:
-    return f"[{bounds[0]:g}, {bounds[1]:g}]"
+    """``"[0, 1]"``; an unbounded end as ``-∞`` or ``∞`` (never ``inf`` in the report's text)."""
+    return "[" + ", ".join("∞" if end == math.inf else "-∞" if end == -math.inf else f"{end:g}" for end in bounds) + "]"
 
 
 def target_range(dataset: DatasetSpec, targets: str) -> tuple[float, float]:

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lossatlas.core.textfmt import format_bounds, format_number
+from lossatlas.core.textfmt import format_interval
 from lossatlas.design.plan import ARTICLE_CELLS
 from lossatlas.figures.style import (
     CURVE_COLUMNS,
@@ -91,7 +91,7 @@ def slope_label(slopes: pd.DataFrame | None, metric: str, optimizer: str, loss: 
     if row.empty:
         return ""
     row = row.iloc[0]
-    return f"{format_number(row['slope'])} {format_bounds(row['slope_ci_low'], row['slope_ci_high'])}"
+    return format_interval(row["slope"], row["slope_ci_low"], row["slope_ci_high"], "ratio")
 
 
 def plot_scale_diagnostics(

@@ -16,7 +16,9 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from lossatlas.core import results
-from lossatlas.design.plan import CURVE_FIGURES, study_figures
+from lossatlas.data.datasets import load_dataset
+from lossatlas.design.plan import CURVE_FIGURES, config_cells, study_figures
+from lossatlas.design.selection import select_rows
 from lossatlas.design.views import at_default, default_rates
 from lossatlas.figures.article import plot_article_seeds
 from lossatlas.figures.curves import plot_loss_curves, plot_test_rmse
@@ -24,7 +26,7 @@ from lossatlas.figures.grid import plot_nrmse_heatmap
 from lossatlas.figures.mechanism import plot_mechanism
 from lossatlas.figures.scale import plot_gradient_curves, plot_nrmse_vs_scale, plot_scale_diagnostics
 from lossatlas.figures.style import check_columns, save_figure
-from lossatlas.figures.time import plot_lr_sensitivity, plot_time_to_target, time_lines
+from lossatlas.figures.time import panel_targets, plot_lr_sensitivity, plot_time_to_target, time_lines
 
 FLOOR_COLUMNS = ["experiment", "dataset", "targets", "loss", "floor"]
 
@@ -103,6 +105,35 @@ def read_evals(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
+def rrmse_datasets(study, figure_plan: Mapping[str, Mapping]) -> list[str]:
+    """The datasets, in config order, whose cells a time-to-target figure of ``figure_plan``
+    (:func:`lossatlas.design.plan.study_figures`) draws in rRMSE (:meth:`lossatlas.design.study.Study.fit_target`):
+    those whose arrays (``ols_rmse_test``) :func:`write_study_figures` needs."""
+    specs = [spec for spec in figure_plan.values() if spec["kind"] == "time_to_target"]
+    cells = config_cells(study) if specs else None
+    wanted: set[str] = set()
+    for spec in specs:
+        selected = select_rows(cells, spec["select"])
+        wanted |= {label for label in selected["dataset"].astype(str) if study.fit_target(label)[0] == "rrmse"}
+    return [label for label in study.datasets if label in wanted]
+
+
+def read_datasets(paths: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]], labels: Sequence[str]) -> dict:
+    """The arrays of the datasets ``labels`` (label -> arrays, :func:`lossatlas.data.datasets.load_dataset`)
+    from ``paths``: label -> its ``.npz``, or ``(npz, manifest)`` to check its SHA-256 as well.
+    ValueError naming the labels ``paths`` lacks."""
+    missing = [label for label in labels if label not in paths]
+    if missing:
+        raise ValueError(f"the time-to-target figures draw rRMSE on dataset(s) {', '.join(missing)}: pass their arrays "
+                         "(results/datasets/<label>.npz and its manifest) as datasets")
+    arrays = {}
+    for label in labels:
+        path = paths[label]
+        data, manifest = (path, None) if isinstance(path, (str, os.PathLike)) else tuple(path)
+        arrays[label] = load_dataset(data, manifest)
+    return arrays
+
+
 def write_study_figures(
     study,
     outputs: Mapping[str, str | os.PathLike],
@@ -115,6 +146,7 @@ def write_study_figures(
     mechanism_path: str | os.PathLike | None = None,
     evals_paths: Sequence[str | os.PathLike] = (),
     claims: Sequence[dict] | None = None,
+    datasets: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]] | None = None,
 ) -> None:
     """Makes every figure of :func:`lossatlas.design.plan.study_figures` and writes it to ``outputs[name]``
     (SVG), with its data as CSV next to it.
@@ -127,6 +159,9 @@ def write_study_figures(
             (needed by the time, rate and mechanism figures, when the study has them).
         evals_paths: the ``evals.parquet`` of the jobs of :func:`lossatlas.design.plan.time_jobs`.
         claims: the claims of the config's claims file (read from the config when None).
+        datasets: dataset label -> its arrays' file (``results/datasets/<label>.npz``), or the pair
+            ``(npz, manifest)``: needed for every dataset of :func:`rrmse_datasets` (the time
+            figures draw the test rRMSE there, over each seed's ``ols_rmse_test``); others are not read.
     """
     figure_plan = study_figures(study, claims)
     if set(outputs) != set(figure_plan):
@@ -134,7 +169,7 @@ def write_study_figures(
     all_cells = results.read(cells_path, "cells")
     cells = at_default(all_cells, study)
     slopes = results.read(slopes_path)
-    curves = evals = None
+    curves = evals = arrays = None
     for name, spec in figure_plan.items():
         kind = spec["kind"]
         if kind == "article_seeds":
@@ -176,11 +211,15 @@ def write_study_figures(
         elif kind == "time_to_target":
             if evals is None:
                 evals = read_evals(evals_paths)
+            if arrays is None:
+                arrays = read_datasets(datasets or {}, rrmse_datasets(study, figure_plan))
             tuned = results.read(tuned_path) if tuned_path is not None else None
-            fig, _, data = plot_time_to_target(time_lines(evals, all_cells, study, spec, tuned), spec, spec["threshold"])
+            lines = time_lines(evals, all_cells, study, spec, tuned, arrays)
+            fig, _, data = plot_time_to_target(lines, spec, panel_targets(study, spec))
         elif kind == "lr_sensitivity":
             fig, _, data = plot_lr_sensitivity(all_cells, results.read(tuned_path), spec["panels"], default_rates(study),
-                                         study.config["metrics"]["nrmse_threshold"])
+                                               study.config["metrics"]["nrmse_threshold"],
+                                               [study.fit_target(str(panel["dataset"])) for panel in spec["panels"]])
         elif kind == "mechanism":
             fig, _, data = plot_mechanism(results.read(mechanism_path))
         else:  # pragma: no cover - study_figures makes no other kind

@@ -18,7 +18,15 @@ import pandas as pd
 
 from lossatlas.core.atomic import write_text
 from lossatlas.core.source import N_TEST
-from lossatlas.core.textfmt import format_counts, format_known, format_number, join_words
+from lossatlas.core.textfmt import (
+    format_counts,
+    format_error,
+    format_known,
+    format_number,
+    format_rate,
+    format_steps,
+    join_words,
+)
 from lossatlas.design import plan
 from lossatlas.design.selection import RATE_FACTOR
 
@@ -86,7 +94,7 @@ def floors_caption(floors: pd.DataFrame, noise_sd: float | None) -> str:
     for targets, style in (("raw", "Dotted"), ("standardized", "Dash-dotted")):
         rows = floors[floors["targets"] == targets]
         values = dict(zip(rows["loss"], rows["floor"]))
-        texts = [FLOOR_FORMULAS[loss].format(format_number(values[loss])) for loss in FLOOR_FORMULAS if loss in values]
+        texts = [FLOOR_FORMULAS[loss].format(format_error(values[loss])) for loss in FLOOR_FORMULAS if loss in values]
         if texts:
             unit = "" if targets == "raw" else " (in standardized units, averaged over seeds)"
             parts.append(f"{style} lines: each loss's floor for {targets} targets{unit}, the training loss of the noise-free "
@@ -223,7 +231,7 @@ def time_caption(spec: Mapping, study, ids: Mapping[str, str]) -> str:
         f"{join_words(spec['experiments'])}: the median over seeds of the test nRMSE (test RMSE over the generator's noise "
         "sd) at each evaluation point against optimizer steps, log–log, over the whole horizon: past the fixed budget "
         "(vertical dashed line) until a cell reached the threshold, stalled or diverged, or the cap of "
-        f"{format_number(horizon['cap_steps'])} steps, with evaluation points denser at the start "
+        f"{format_steps(horizon['cap_steps'])} steps, with evaluation points denser at the start "
         f"({format_number(horizon['points_per_doubling'])} per doubling of the horizon). One panel per "
         f"{columns or 'context'}; colour: the {contrast}; at {rates}. The marker at the end of a line gives the cell's "
         "status past the budget: reached the threshold, stalled (the stall rule fired: stuck), diverged, or undecided at "
@@ -239,7 +247,7 @@ def sensitivity_caption(spec: Mapping, study, ids: Mapping[str, str]) -> str:
     return (
         f"Learning-rate sensitivity of the tuned experiment {experiment}: median final test nRMSE at the fixed budget "
         f"({format_number(study.experiments[experiment].epochs)} epochs) against the learning rate, log x, at every rate "
-        f"trained: the sweep from {format_number(tuning['min'])} to {format_number(tuning['max'])}, "
+        f"trained: the sweep from {format_rate(tuning['min'])} to {format_rate(tuning['max'])}, "
         f"{format_number(tuning['per_decade'])} per decade, each optimizer's default included, extended one rate at a "
         "time beyond an end where a cell's best rate lay there (at most tuning.extend_steps = "
         f"{format_number(tuning['extend_steps'])} rates). One panel per context (dataset, input and target "
@@ -312,7 +320,8 @@ def table_caption(table: Mapping, study) -> str:
         threshold = format_number(study.config["metrics"]["nrmse_threshold"])
         return (
             f"Time to target, per time-judged claim, rate view, context and pair: the Kaplan–Meier median optimizer steps "
-            f"to test nRMSE ≤ {threshold} of each cell (inf: fewer than half its seeds are estimated to reach it), the "
+            f"to test nRMSE ≤ {threshold} of each cell (not reached where fewer than half its seeds are estimated to "
+            "reach it), the "
             "ratio baseline / better (how many times sooner the better level reaches it) with its paired bootstrap 95% CI "
             "over seeds, each cell's status past the budget and the outcome the claim's rule gives. Look at whether any "
             "comparison is stuck, or only slow or undecided at the cap."
@@ -322,7 +331,7 @@ def table_caption(table: Mapping, study) -> str:
         return (
             "Tuned learning rates: per cell of a tuned experiment, its optimizer's default rate and its tuned rate, the "
             f"one with the lowest median validation RMSE at the budget among the rates trained (the sweep "
-            f"{format_number(tuning['min'])} to {format_number(tuning['max'])}, {format_number(tuning['per_decade'])} per "
+            f"{format_rate(tuning['min'])} to {format_rate(tuning['max'])}, {format_number(tuning['per_decade'])} per "
             "decade, extended one rate at a time at an end, at most tuning.extend_steps = "
             f"{format_number(tuning['extend_steps'])} rates): how many rates were "
             "trained and their range, the edge where the tuned rate stayed at an end of them (a better rate may lie "
@@ -332,19 +341,21 @@ def table_caption(table: Mapping, study) -> str:
     if key == "mechanism":
         return (
             "Why each cell the paired claims compare (at its optimizer's default rate) fails at the budget: its "
-            "category; the budget and the Kaplan–Meier median steps to the threshold (inf: not reached, even past the "
-            "budget); the largest weight change it needs (to where the seeds that reached the threshold ended), "
+            "category; the budget and the Kaplan–Meier median steps to the threshold (not reached where fewer than half "
+            "its seeds reach it, even past the budget); the largest weight change it needs (to where the seeds that reached the threshold ended), "
             "travelled in the budget, and the optimizer's reach in the budget (learning rate × steps; n/a for SGD); the "
             "mean fraction of the budget its output spent saturated; the output-layer gradient norm at the initial "
             "weights (medians over seeds). Look at the category and at needed against reach."
         )
     if key == "remedies":
         return (
-            "What to do: every remedy claim, ranked by its effect at the tuned rate (else at the default rate). Effect: "
-            "how many times lower the final test nRMSE at the budget is than the baseline's, the median over seeds and "
-            "contexts of the paired ratio [95% bootstrap CI] (above 1: the remedy helps); time: the median over contexts "
-            "of how many times sooner it reaches the threshold, and in how many contexts it does so robustly; then its "
-            "verdicts at the budget and by time. Look at the rank and at whether the CI lies above 1."
+            "What to do: every remedy claim, ranked by its effect at the default rate (the article's setting), then at "
+            "the tuned rate. Effect: how many times lower the remedy's final test error (the claim's metric) at the "
+            "budget is than the baseline's, the median over seeds and contexts of the paired ratio [95% bootstrap CI] "
+            "(above 1: the remedy helps); time: the median, over the contexts where either reaches the threshold, of how "
+            "many times sooner the remedy reaches it (where only the remedy reaches it, that is said instead of a "
+            "number), and in how many contexts it does so robustly; then its verdicts at the budget and by time. Look "
+            "at the rank and at whether the CI lies above 1."
         )
     if key == "article:examples":
         return (

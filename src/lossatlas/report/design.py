@@ -11,7 +11,17 @@ import numbers
 from typing import Sequence
 
 from lossatlas.core.results import BASE, CELL
-from lossatlas.core.textfmt import format_bounds, format_known, format_number, heading, join_words, loss_name
+from lossatlas.core.textfmt import (
+    format_bounds,
+    format_count,
+    format_known,
+    format_number,
+    format_rate,
+    format_steps,
+    heading,
+    join_words,
+    loss_name,
+)
 from lossatlas.data.datasets import FAMILIES
 from lossatlas.design.plan import statistics
 from lossatlas.design.study import Experiment
@@ -29,41 +39,50 @@ def rates_text(study, experiment: str) -> str:
     for optimizer in study.experiments[experiment].optimizers:
         rates = study.learning_rates(experiment, optimizer)
         if len(rates) == 1:
-            parts.append(f"{optimizer} {format_number(rates[0])}")
+            parts.append(f"{optimizer} {format_rate(rates[0])}")
         else:
-            parts.append(f"{optimizer}: sweep of {format_number(len(rates))}, {format_number(min(rates))} to "
-                         f"{format_number(max(rates))}")
+            parts.append(f"{optimizer}: sweep of {format_count(len(rates))}, {format_rate(min(rates))} to "
+                         f"{format_rate(max(rates))}")
     return "; ".join(parts)
 
 
 def experiments_table(study) -> list[dict]:
     """The experiments, one row per field of :class:`lossatlas.design.config.Experiment` (lists joined by
-    commas, numbers by :func:`lossatlas.core.textfmt.format_number`), then the cells run and excluded;
-    one column per experiment.
+    commas, numbers by :func:`lossatlas.core.textfmt.format_number`; the horizon's rate factors as
+    trained, ``"—"`` without a horizon), then the cells run and excluded; one column per experiment.
 
     Returns:
         rows ``{"heading", "values"}``, ``values`` in the config's experiment order; the first row
         is the experiments' labels.
     """
     def text(value) -> str:
+        if value is None:
+            return "—"
         if isinstance(value, tuple):
-            return ", ".join(map(str, value))
+            return ", ".join(text(item) for item in value) or "none"
         if isinstance(value, bool):
             return yes_no(value)
         return format_number(value) if isinstance(value, numbers.Real) else str(value)
+
+    def value(experiment, name: str):
+        if name == "horizon_rate_factors":  # the factors it trains (its own or the horizon section's)
+            if not experiment.horizon:
+                return None
+            return tuple(f"{format_number(f)}×" for f in study.horizon_rate_factors(experiment.label))
+        return getattr(experiment, name)
 
     experiments = list(study.experiments.values())
     rows = [
         {
             "heading": "Experiment" if field.name == "label" else heading(field.name),
-            "values": [text(getattr(experiment, field.name)) for experiment in experiments],
+            "values": [text(value(experiment, field.name)) for experiment in experiments],
         }
         for field in dataclasses.fields(Experiment)
     ]
     rows.append({"heading": "Learning rates", "values": [rates_text(study, e.label) for e in experiments]})
     for title, items in (("Cells planned", study.cells), ("Excluded", [item.cell for item in study.excluded])):
         counts = [sum(cell.experiment == experiment.label for cell in items) for experiment in experiments]
-        rows.append({"heading": title, "values": [format_number(count) for count in counts]})
+        rows.append({"heading": title, "values": [format_count(count) for count in counts]})
     return rows
 
 
@@ -126,8 +145,8 @@ def cells_by_reason(items: Sequence[tuple]) -> dict:
         "groups": [
             {
                 "reason": r,
-                "count": format_number(len(c)),
-                "experiments": ", ".join(f"{e} {format_number(n)}" for e, n in experiments[r].items()),
+                "count": format_count(len(c)),
+                "experiments": ", ".join(f"{e} {format_count(n)}" for e, n in experiments[r].items()),
                 "cells": [[", ".join(v) for v in row] for row in product_rows(c)],
             }
             for r, c in groups.items()
@@ -135,34 +154,83 @@ def cells_by_reason(items: Sequence[tuple]) -> dict:
     }
 
 
+def scaled_text(values: Sequence, scales: Sequence[float], write, separator: str = "; ") -> str:
+    """Per-dataset values of one family, compactly: the one value they share; ``"k × s"`` when every
+    value is ``k`` times its dataset's scale ``s`` (and the scales differ); else every value, in the
+    datasets' order, joined by ``separator``. ``write`` writes one value."""
+    texts = [write(v) for v in values]
+    if len(set(texts)) == 1:
+        return texts[0]
+    if len(set(scales)) == len(scales) and all(scales):
+        unit = {write(scaled(value, 1 / scale)) for value, scale in zip(values, scales)}
+        if len(unit) == 1:
+            return f"{unit.pop()} × s"
+    return separator.join(texts)
+
+
+def scaled(value, factor: float):
+    """``value`` (a number, a pair of numbers, or None) times ``factor``."""
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(v * factor for v in value)
+    return value * factor
+
+
+def range_text(bounds: tuple[float, float]) -> str:
+    """A target range: ``"[0, 1]"``; ``"unbounded"`` when neither end is finite."""
+    if not any(math.isfinite(b) for b in bounds):
+        return "unbounded"
+    return format_bounds(*bounds)
+
+
+def dataset_families(study) -> list[dict]:
+    """The datasets of the config, one row per family in the config's order of first use:
+    ``family``, ``description`` (its generating process, once), ``datasets`` (the labels, by
+    ascending scale), ``scales`` (``"0.001, 1, 1,000"``), and ``n_train``, ``n_test``,
+    ``n_validation``, ``sizes`` (``"100 / 100 / 1,000"``: train / validation / test), ``noise_sd`` and
+    ``target_range`` by :func:`scaled_text`: one value where the datasets share it, ``"0.05 × s"``
+    where it is proportional to the scale s, else one per dataset in the order of ``datasets``, joined
+    by ``"; "``. A noise sd that is not known (real data) reads "unknown"."""
+    families: dict[str, list] = {}
+    for spec in study.datasets.values():
+        families.setdefault(spec.family, []).append(spec)
+    rows = []
+    for family, specs in families.items():
+        specs = sorted(specs, key=lambda spec: spec.scale)
+        scales = [spec.scale for spec in specs]
+        ones = [1.0] * len(specs)
+        rows.append({
+            "family": family,
+            "description": FAMILIES[family].description,
+            "datasets": ", ".join(spec.label for spec in specs),
+            "scales": scaled_text(scales, ones, format_number, ", "),
+            "n_train": scaled_text([spec.n_train for spec in specs], ones, format_count),
+            "n_test": scaled_text([spec.n_test for spec in specs], ones, format_count),
+            "n_validation": scaled_text([spec.n_validation for spec in specs], ones, format_count),
+            "sizes": scaled_text([(spec.n_train, spec.n_validation, spec.n_test) for spec in specs], ones,
+                                 lambda sizes: " / ".join(map(format_count, sizes))),
+            "noise_sd": scaled_text([spec.noise_sd for spec in specs], scales, format_known),
+            "target_range": scaled_text([spec.target_range for spec in specs], scales, range_text),
+        })
+    return rows
+
+
 def design_context(study) -> dict:
-    """The grid that was run, from the config: datasets (a noise sd that is not known, as for real
-    data, reads "unknown"), models, optimizers, experiments, seeds, excluded cells (with reasons)
-    and flagged cells (with the flag's text)."""
-    datasets = [
-        {
-            "label": spec.label,
-            "family": spec.family,
-            "description": FAMILIES[spec.family].description,
-            "scale": format_number(spec.scale),
-            "n_train": format_number(spec.n_train),
-            "n_test": format_number(spec.n_test),
-            "noise_sd": format_known(spec.noise_sd),
-            "target_range": format_bounds(*spec.target_range),
-        }
-        for spec in study.datasets.values()
-    ]
+    """The grid that was run, from the config: datasets (one row per family, :func:`dataset_families`),
+    models, optimizers, experiments, seeds, excluded cells (with reasons) and flagged cells (with
+    the flag's text)."""
     return {
-        "datasets": datasets,
+        "datasets": dataset_families(study),
         "models": [{"label": m.label, "layers": m.describe()} for m in study.models.values()],
         "optimizers": [{"label": o.label, "setting": o.describe()} for o in study.optimizers.values()],
         "experiments": experiments_table(study),
-        "base_seed": format_number(study.base_seed),
+        "base_seed": str(study.base_seed),  # an identifier: no thousands separators
         "cell_headings": [heading(d) for d in CELL],
         "excluded": cells_by_reason([(item.cell, item.reason) for item in study.excluded]),
-        "n_excluded": format_number(len(study.excluded)),
+        "n_excluded": format_count(len(study.excluded)),
         "flagged": cells_by_reason(list(study.flags.items())),
-        "n_flagged": format_number(len({tuple(getattr(cell, c) for c in BASE) for cell in study.flags})),
+        "n_flagged": format_count(len({tuple(getattr(cell, c) for c in BASE) for cell in study.flags})),
         "tuned": [e.label for e in study.experiments.values() if e.tune],
         "horizon": [e.label for e in study.experiments.values() if e.horizon],
         "tuning": tuning_context(study),
@@ -173,10 +241,10 @@ def tuning_context(study) -> dict:
     """The learning-rate sweep of tuned experiments (the config's ``tuning`` section), as text."""
     tuning = study.config["tuning"]
     return {
-        "min": format_number(tuning["min"]),
-        "max": format_number(tuning["max"]),
+        "min": format_rate(tuning["min"]),
+        "max": format_rate(tuning["max"]),
         "per_decade": format_number(tuning["per_decade"]),
-        "extend_steps": format_number(tuning["extend_steps"]),
+        "extend_steps": format_count(tuning["extend_steps"]),
     }
 
 
@@ -198,8 +266,8 @@ def horizon_context(study) -> dict:
     """The horizon settings and the stall rule (the config's ``horizon`` section), as text."""
     horizon = study.config["horizon"]
     return {
-        "cap_steps": format_number(horizon["cap_steps"]),
-        "points_per_doubling": format_number(horizon["points_per_doubling"]),
+        "cap_steps": format_steps(horizon["cap_steps"]),
+        "points_per_doubling": format_count(horizon["points_per_doubling"]),
         "stall_improvement": format_number(horizon["stall_improvement"]),
         "stall_improvement_percent": format_number(100 * horizon["stall_improvement"]),
         "stall_factor": format_number(horizon["stall_factor"]),
@@ -220,7 +288,7 @@ def metrics_context(study) -> dict:
         "stagnation_margin": format_number(metrics["stagnation_margin"]),
         "stagnation_bound": format_number(1 + metrics["stagnation_margin"]),
         "saturation_threshold": format_number(study.config["diagnostics"]["saturation_threshold"]),
-        "bootstrap_resamples": format_number(settings["bootstrap_resamples"]),
+        "bootstrap_resamples": format_count(settings["bootstrap_resamples"]),
         "comparison_alpha": format_number(settings["alpha"]),
         "horizon": horizon_context(study),
         "saturated_fraction_percent": format_number(100 * study.config["mechanism"]["saturated_fraction"]),
@@ -252,15 +320,15 @@ def threats_context(study) -> dict:
         "families": [{"family": f, "description": FAMILIES[f].description} for f in families],
         "real_data": real_data,
         "not_covered": "No " + ", no ".join(missing) + ".",
-        "n_features": join_words([format_number(n) for n in features]),
+        "n_features": join_words([format_count(n) for n in features]),
         "one_feature": features == [1],
-        "n_train": join_words([format_number(n) for n in sorted({s.n_train for s in specs})]),
+        "n_train": join_words([format_count(n) for n in sorted({s.n_train for s in specs})]),
         "models": [m.describe() for m in study.models.values()],
         "optimizers": [o.describe() for o in study.optimizers.values()],
         "losses": join_words([loss_name(loss) for loss in losses]),
         "activations": join_words(activations),
-        "epochs": join_words([format_number(e) for e in epochs]),
-        "batch_sizes": join_words([format_number(b) for b in batch]),
-        "seeds": join_words([format_number(n) for n in seeds]),
-        "n_excluded": format_number(len(study.excluded)),
+        "epochs": join_words([format_count(e) for e in epochs]),
+        "batch_sizes": join_words([format_count(b) for b in batch]),
+        "seeds": join_words([format_count(n) for n in seeds]),
+        "n_excluded": format_count(len(study.excluded)),
     }

@@ -15,7 +15,18 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from lossatlas.core.results import BASE
-from lossatlas.core.textfmt import format_bounds, format_count, format_interval, format_number, heading, join_words
+from lossatlas.core.textfmt import (
+    format_bounds,
+    format_count,
+    format_error,
+    format_interval,
+    format_number,
+    format_rate,
+    format_ratio,
+    format_steps,
+    heading,
+    join_words,
+)
 from lossatlas.report.findings import require
 from lossatlas.report.sections import is_wide, label_text, table_dimensions
 from lossatlas.report.verdicts import text, verdict_entry
@@ -65,7 +76,7 @@ def answer_context(findings: Mapping) -> dict:
     fill = {
         "saturated": percent(findings["saturated_fraction_threshold"]),
         "saturated_median": percent(findings["saturated_fraction_median"]),
-        "need_over_reach": format_number(findings["step_budget_need_over_reach_median"]),
+        "need_over_reach": format_ratio(findings["step_budget_need_over_reach_median"]),
     }
     categories = [
         {"name": name, "count": format_count(count), "words": CATEGORY_WORDS.get(name, name).format(**fill)}
@@ -77,7 +88,7 @@ def answer_context(findings: Mapping) -> dict:
         remedy = findings["best_remedy"].get(rate)
         if remedy:
             best.append({"rate": rate, "id": str(remedy["id"]), "name": str(remedy["name"]),
-                         "effect": format_interval(remedy["effect"], remedy["effect_ci_low"], remedy["effect_ci_high"])})
+                         "effect": format_interval(remedy["effect"], remedy["effect_ci_low"], remedy["effect_ci_high"], "ratio")})
     later = findings["later_budget_multiple_median"]
     return {
         "n_cells": format_count(findings["n_cells"]),
@@ -85,11 +96,11 @@ def answer_context(findings: Mapping) -> dict:
         "n_reaching": format_count(findings["n_cells"] - findings["n_failing"]),
         "all_fail": findings["n_failing"] == findings["n_cells"],
         "threshold": format_number(findings["threshold"]),
-        "budget": join_words([format_number(b) for b in findings["budget_steps"]]) or "n/a",
-        "cap": format_number(findings["cap_steps"]),
+        "budget": join_words([format_steps(b) for b in findings["budget_steps"]]) or "n/a",
+        "cap": format_steps(findings["cap_steps"]),
         "categories": categories,
         "n_reach_later": format_count(findings["n_reach_later"]),
-        "later_multiple": format_number(later) if later is not None else "",
+        "later_multiple": format_ratio(later) if later is not None else "",
         "best": best,
         "changed": [str(claim_id) for claim_id in findings["verdicts_changed_by_tuning"]],
     }
@@ -119,7 +130,7 @@ def mechanism_context(mechanism: pd.DataFrame) -> dict:
             "claims": text(row["claims"]),
             "category": str(row["category"]),
             "budget": format_count(row["budget_steps"]),
-            "reach": format_number(float(row["reach_steps"])),
+            "reach": format_steps(float(row["reach_steps"])),
             "needed": distance(row["required_linf"]),
             "travelled": distance(row["moved_linf"]),
             "capacity": distance(row["capacity_linf"]),
@@ -150,7 +161,7 @@ def nrmse_at(cells: pd.DataFrame, row, rate: float) -> str:
     for column in BASE:
         match = match[match[column].astype(str) == str(row[column])]
     match = match[(match["learning_rate"].astype(float) - rate).abs() <= 1e-9 * abs(rate)]
-    return format_number(float(match["final_test_nrmse_median"].iloc[0])) if len(match) else "n/a"
+    return format_error(float(match["final_test_nrmse_median"].iloc[0])) if len(match) else "n/a"
 
 
 def tuned_context(tuned: pd.DataFrame, cells: pd.DataFrame) -> dict:
@@ -168,10 +179,10 @@ def tuned_context(tuned: pd.DataFrame, cells: pd.DataFrame) -> dict:
         fastest = row.get("time_tuned_learning_rate", math.nan)
         rows.append({
             "labels": {d: label_text(row, d) for d in dims},
-            "default": format_number(default),
-            "tuned": format_number(best),
-            "time_tuned": format_number(float(fastest)) if pd.notna(fastest) else "—",
-            "rates": f"{format_count(row['n_rates'])} {format_bounds(row['lowest_rate'], row['highest_rate'])}",
+            "default": format_rate(default),
+            "tuned": format_rate(best),
+            "time_tuned": format_rate(float(fastest)) if pd.notna(fastest) else "—",
+            "rates": f"{format_count(row['n_rates'])} {format_bounds(row['lowest_rate'], row['highest_rate'], 'rate')}",
             "edge": text(row["edge"]),
             "nrmse_default": nrmse_at(cells, row, default),
             "nrmse_tuned": nrmse_at(cells, row, best),
@@ -216,13 +227,21 @@ def trap_text(row) -> str:
     words = TRAP_WORDS.get(row.get("budget_tuned_diagnosis"), "stalls")
     outcome = {"reached": "reaches the target", "undecided": "is still descending at the cap"}.get(row.get("time_tuned_status"), "does not stall")
     return (f"for {row['loss']} with a {row['activation']} output on {row['dataset']} ({row['optimizer']}), a rate of "
-            f"{format_number(float(row['tuned_learning_rate']))} {words} and stalls, while "
-            f"{format_number(float(row['time_tuned_learning_rate']))} {outcome}")
+            f"{format_rate(float(row['tuned_learning_rate']))} {words} and stalls, while "
+            f"{format_rate(float(row['time_tuned_learning_rate']))} {outcome}")
 
 
 # --------------------------------------------------------------------------------------------
 # What to do (remedies.csv)
 # --------------------------------------------------------------------------------------------
+
+
+def sooner_text(ratio: float) -> str:
+    """How many times sooner a remedy reaches the target: ``"17"``; ``"only the remedy reaches it"``
+    where the baseline never does (an infinite ratio); ``"n/a"`` where neither does."""
+    if math.isnan(ratio):
+        return "n/a"
+    return "only the remedy reaches it" if math.isinf(ratio) else format_ratio(ratio)
 
 
 def remedy_rate(row) -> dict:
@@ -231,9 +250,9 @@ def remedy_rate(row) -> dict:
     budget and time verdicts (None where not judged so)."""
     judged_time = int(row["time_contexts"]) > 0
     return {
-        "effect": format_interval(row["effect"], row["effect_ci_low"], row["effect_ci_high"]),
+        "effect": format_interval(row["effect"], row["effect_ci_low"], row["effect_ci_high"], "ratio"),
         "pairs": format_count(row["n_pairs"]),
-        "time": format_number(float(row["time_ratio_median"])) if judged_time else "n/a",
+        "time": sooner_text(float(row["time_ratio_median"])) if judged_time else "n/a",
         "sooner": f"{format_count(row['time_sooner'])} of {format_count(row['time_contexts'])}" if judged_time else "n/a",
         "budget_verdict": verdict_entry(row["verdict_budget"], str(row["id"])),
         "time_verdict": verdict_entry(row["verdict_time"], str(row["id"])),
@@ -245,6 +264,8 @@ def remedies_context(remedies: pd.DataFrame) -> dict:
     one, else its default one): ``rank``, ``id``, ``name`` and ``rates``: per rate it is judged at
     (in the order of :data:`RATES`), ``{"rate", "values"}`` with its :func:`remedy_rate`."""
     require(remedies, REMEDY_COLUMNS, "remedies table")
+    if "remedy" in remedies:
+        remedies = remedies[remedies["remedy"].astype(str).str.lower().isin(["true", "1"])]
     rows = []
     for claim_id, part in remedies.sort_values(["rank", "rate"], kind="stable").groupby("id", sort=False):
         by_rate = {str(row["rate"]): remedy_rate(row) for _, row in part.iterrows()}

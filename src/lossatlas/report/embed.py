@@ -164,5 +164,6 @@ def study_figure_entries(study, paths: Mapping[str, str | os.PathLike], cells: p
         if name in paths:
             section = FIGURE_SECTIONS.get(spec["kind"], "overview")
             caption = study_figure_caption(spec, study, cells, ids)
-            entries[section].append(figure_entry(paths[name], caption, tall=spec["kind"] in ("nrmse_heatmap", "time_to_target")))
+            entry = figure_entry(paths[name], caption, tall=spec["kind"] in ("nrmse_heatmap", "time_to_target"))
+            entries[section].append({**entry, "name": name})
     return entries

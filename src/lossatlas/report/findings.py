@@ -16,10 +16,20 @@ import pandas as pd
 
 from lossatlas.core.results import LOSS_CONTEXT
 from lossatlas.core.source import N_TEST
-from lossatlas.core.textfmt import format_bounds, format_count, format_interval, format_number, heading, loss_name
+from lossatlas.core.textfmt import (
+    format_count,
+    format_error,
+    format_interval,
+    format_number,
+    format_rate,
+    heading,
+    interval_parts,
+    loss_name,
+)
 from lossatlas.report.sections import PORTRAIT_WIDTH, text_width
 
-# Rows of the paired comparison of examples 3 and 2: (column of article_examples_2_vs_3.csv, heading).
+# Rows of the paired comparison of examples 3 and 2: (column of article_examples_2_vs_3.csv, heading);
+# each value is written as the kind of number EXAMPLE_COMPARISON_KINDS gives it (default: a measurement).
 EXAMPLE_COMPARISON_ROWS = (
     ("n_pairs", "Seeds paired (examples 2 and 3 share each seed's data)"),
     ("n_dropped", "Pairs dropped (a non-finite value)"),
@@ -34,6 +44,9 @@ EXAMPLE_COMPARISON_ROWS = (
     ("paired_cohens_d", "Paired Cohen's d_z (positive: example 3 lower)"),
     ("probability_of_improvement", "Fraction of seeds where example 3 is lower (ties count ½)"),
 )
+EXAMPLE_COMPARISON_KINDS = {"n_pairs": "count", "n_dropped": "count", "median_a": "error", "median_b": "error",
+                            "mean_difference": "error", "hodges_lehmann": "error", "cliffs_delta": "ratio",
+                            "paired_cohens_d": "ratio", "probability_of_improvement": "rate"}
 SUMMARY_COLUMNS = ("example", "n_seeds", "printed_loss", "final_loss_median", "final_loss_low", "final_loss_high",
                    "printed_inside", "printed_quantile", "test_mse_median", "test_mse_low", "test_mse_high")
 #: The columns of ``results/analysis/best_losses.csv`` (one row per context with two or more losses).
@@ -66,7 +79,8 @@ def article_context(summary: pd.DataFrame, comparison: pd.DataFrame) -> dict:
 
     Returns:
         ``examples``: per example its texts (seeds, printed loss, median, 2.5-97.5% range, whether
-        the printed value lies in it, the printed value's quantile, the test MSE median and range);
+        the printed value lies in it, the printed value's quantile, the test MSE median and range;
+        losses and errors to 3 significant digits, a range to its median's decimals);
         ``comparison``: ``{"heading", "value"}`` per row of :data:`EXAMPLE_COMPARISON_ROWS`;
         ``n_seeds``, ``n_test``.
     """
@@ -78,33 +92,35 @@ def article_context(summary: pd.DataFrame, comparison: pd.DataFrame) -> dict:
     examples = []
     inside = as_bool(summary["printed_inside"])
     for (_, row), row_inside in zip(summary.iterrows(), inside):
+        median, spread = interval_parts(row["final_loss_median"], row["final_loss_low"], row["final_loss_high"], "error")
+        test_median, test_spread = interval_parts(row["test_mse_median"], row["test_mse_low"], row["test_mse_high"], "error")
         examples.append(
             {
                 "example": str(row["example"]),
                 "n_seeds": format_count(row["n_seeds"]),
-                "printed": format_number(row["printed_loss"]),
-                "median": format_number(row["final_loss_median"]),
-                "range": format_bounds(row["final_loss_low"], row["final_loss_high"]),
+                "printed": format_error(row["printed_loss"]),
+                "median": median,
+                "range": spread,
                 "inside": "yes" if row_inside else "no",
-                "quantile": format_number(row["printed_quantile"]),
-                "test_median": format_number(row["test_mse_median"]),
-                "test_range": format_bounds(row["test_mse_low"], row["test_mse_high"]),
+                "quantile": format_rate(row["printed_quantile"]),
+                "test_median": test_median,
+                "test_range": test_spread,
             }
         )
     result = comparison.iloc[0]
     rows = []
     for key, title in EXAMPLE_COMPARISON_ROWS:
+        kind = EXAMPLE_COMPARISON_KINDS.get(key)
         if key == "mean_difference":
-            value = format_interval(result["mean_difference"], result["mean_difference_ci_low"], result["mean_difference_ci_high"])
-        elif key in ("n_pairs", "n_dropped"):
-            value = format_count(result[key])
+            value = format_interval(result["mean_difference"], result["mean_difference_ci_low"],
+                                    result["mean_difference_ci_high"], kind)
         else:
-            value = format_number(result[key])
+            value = format_number(result[key], kind)
         rows.append({"heading": title, "value": value})
     return {
         "examples": examples,
         "comparison": rows,
-        "n_test": format_number(N_TEST),
+        "n_test": format_count(N_TEST),
         "n_seeds": ", ".join(sorted({e["n_seeds"] for e in examples})),
     }
 
@@ -176,7 +192,7 @@ def comparison_tables(cells: pd.DataFrame, best: pd.DataFrame, study) -> list[di
                     entries.append({"loss": "n/a", "mark": "", "median": ""})
                 else:
                     entries.append({"loss": loss_name(entry["best"]), "mark": "*" if entry["all_beaten"] else "",
-                                    "median": format_number(entry["best_median"])})
+                                    "median": format_error(entry["best_median"])})
             rows.append({"labels": list(row_key), "cells": entries})
         groups = []
         if len(column_dims) == 2:
@@ -193,9 +209,9 @@ def comparison_tables(cells: pd.DataFrame, best: pd.DataFrame, study) -> list[di
             tally.append(
                 {
                     "loss": loss,
-                    "contexts": format_number(len(in_part)),
-                    "best": format_number(int((in_part["best"] == loss).sum())),
-                    "significant": format_number(int(((in_part["best"] == loss) & in_part["all_beaten"]).sum())),
+                    "contexts": format_count(len(in_part)),
+                    "best": format_count(int((in_part["best"] == loss).sum())),
+                    "significant": format_count(int(((in_part["best"] == loss) & in_part["all_beaten"]).sum())),
                 }
             )
         width = text_width([[heading(d), *(str(k[i]) for k in row_keys)] for i, d in enumerate(row_dims)], font=7)
@@ -204,8 +220,8 @@ def comparison_tables(cells: pd.DataFrame, best: pd.DataFrame, study) -> list[di
             {
                 "kind": "table",
                 "experiment": experiment,
-                "n_contexts": format_number(len(part)),
-                "n_all_beaten": format_number(int(part["all_beaten"].sum())),
+                "n_contexts": format_count(len(part)),
+                "n_all_beaten": format_count(int(part["all_beaten"].sum())),
                 "row_headings": [heading(d) for d in row_dims],
                 "column_heading": " / ".join(heading(d) for d in column_dims),
                 "column_groups": groups,
@@ -229,7 +245,7 @@ def comparisons_context(cells: pd.DataFrame, comparisons: pd.DataFrame, best: pd
         "tables": tables,
         # One table too wide for a portrait page puts the whole section on landscape pages.
         "landscape": any(table["landscape"] for table in tables),
-        "n_rows": format_number(len(comparisons)),
-        "n_significant": format_number(int(significant.sum())),
+        "n_rows": format_count(len(comparisons)),
+        "n_significant": format_count(int(significant.sum())),
         "metric": ", ".join(metrics) or "final_test_nrmse",
     }

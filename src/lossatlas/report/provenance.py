@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from lossatlas.core.textfmt import format_number
+from lossatlas.core.textfmt import format_count, format_number
 from lossatlas.report import citation
 
 PACKAGES = ("tensorflow-cpu", "keras", "numpy", "scipy", "pandas", "matplotlib", "jinja2", "snakemake", "weasyprint")
@@ -186,9 +186,9 @@ def stage_times(paths: Sequence[str | os.PathLike]) -> list[dict]:
     for name in names:
         seconds = [job[0] for job in stages[name]]
         memory = [job[1] for job in stages[name] if job[1] is not None]
-        rows.append({"stage": name, "jobs": format_number(len(seconds)), "total": format_number(sum(seconds)),
-                     "max": format_number(max(seconds)),
-                     "peak_rss_mib": format_number(round(max(memory))) if memory else "n/a"})
+        rows.append({"stage": name, "jobs": format_count(len(seconds)), "total": format_number(sum(seconds), "measurement"),
+                     "max": format_number(max(seconds), "measurement"),
+                     "peak_rss_mib": format_count(round(max(memory))) if memory else "n/a"})
     return rows
 
 
@@ -201,7 +201,7 @@ def provenance_context(benchmarks: Sequence[str | os.PathLike], repo: str | os.P
     train = next((s for s in stages if s["stage"] == "train"), None)
     if train is None:  # benchmark files not under results/benchmarks/train: count them all as training
         seconds = [job[0] for job in read_benchmarks(benchmarks).values()]
-        train = {"total": format_number(sum(seconds)), "jobs": format_number(len(seconds))}
+        train = {"total": format_number(sum(seconds), "measurement"), "jobs": format_count(len(seconds))}
     git = git_state(repo)
     dirty = {True: "yes", False: "no", None: "unknown"}[git["dirty"]]
     command = read_invocation(invocation).get("command") if invocation else None

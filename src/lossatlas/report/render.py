@@ -1,6 +1,6 @@
 """The report's context, built from the results files and the study, rendered to HTML and PDF.
 
-:func:`build_context` gathers what the template (``report/template.html.j2``) shows;
+:func:`build_context` gathers what the template (``report/supplement.html.j2``) shows;
 :func:`render_html` renders it, :func:`write_pdf` prints the HTML to PDF with WeasyPrint, and
 :func:`write_report` (the ``report`` rule's entry point) does it all from the files.
 """
@@ -28,7 +28,7 @@ from lossatlas.core.textfmt import LOSS_NAMES, format_counts, format_number
 from lossatlas.design import plan
 from lossatlas.design.plan import CURVE_CELL_LIMIT, table_ids
 from lossatlas.design.views import at_default
-from lossatlas.report import captions, design, discussion, embed, findings, provenance, sections, tables, verdicts
+from lossatlas.report import captions, design, discussion, embed, findings, paper, provenance, references, sections, tables, verdicts
 from lossatlas.report.inputs import write_inputs
 
 #: The analysis files the report reads (``results/analysis/``; the names of the analysis rule's
@@ -196,13 +196,19 @@ def build_context(
              "article": article is not None}
 
     when = provenance.render_time()
+    numbers = section_numbers(shown)
+    paper_part = None
+    if analysis is not None and claims_table is not None:
+        paper_part = paper_context(study, claims, claim_list, analysis, study_entries, ids, numbers,
+                                   {"n_trials": format_number(int(cells["n_seeds"].sum())), "n_cells": format_number(len(cells))})
     return {
         "title": cite["title"] if cite else study.config["title"],
         "study_title": study.config["title"],
         "citation": cite,
         "abstract": verdicts.abstract_context(claim_list) if claims_table else None,
         "answer": answer,
-        "numbers": section_numbers(shown),
+        "numbers": numbers,
+        "paper": paper_part,
         "threats": design.threats_context(study),
         "citable_tables": files,
         "n_tables": format_number(len(files)),
@@ -244,11 +250,49 @@ def build_context(
     }
 
 
+#: The paper's sections, in order.
+PAPER_SECTIONS = ("question", "setup", "findings", "todo", "threats")
+
+
+def paper_context(study, claims: Sequence[dict], entries: Sequence[dict], analysis: Mapping, study_entries: Mapping,
+                  ids: Mapping[str, str], numbers: Mapping[str, str], facts: Mapping[str, str]) -> dict:
+    """What only the paper shows (:mod:`lossatlas.report.paper`): its section ``numbers`` (the
+    supplement's sections it refers to as ``S<n>``), ``findings``, ``todo`` and ``abstract``, the
+    ids of the supplement's tables it names, and which data sets it cites."""
+    figures = {entry["name"]: entry for part in study_entries.values() for entry in part if "name" in entry}
+    spec = plan.findings_of(study)
+    findings = paper.findings_context(spec, claims, entries, analysis["claim_details"], analysis["remedies"], figures,
+                                      plan.time_groups(study, claims))
+    todo = paper.todo_context(claims, analysis["remedies"], entries)
+    families = {dataset.family for dataset in study.datasets.values()}
+    horizon = design.horizon_context(study)
+    budgets = sorted({spec.epochs for spec in study.experiments.values()})
+    return {
+        "numbers": {**{name: str(number) for number, name in enumerate(PAPER_SECTIONS, 1)},
+                    **{name: f"S{number}" for name, number in numbers.items() if name not in PAPER_SECTIONS}},
+        "findings": findings,
+        "todo": todo,
+        "abstract": paper.abstract_text(facts, findings, claims, entries, todo),
+        "method_section": f"S{numbers['method']}",
+        "claims_table": ids.get("claims"),
+        "time_table": ids.get("time"),
+        "budget": f"{', '.join(format_number(epochs) for epochs in budgets)} epochs",
+        "rrmse_threshold": format_number(study.config["metrics"]["rrmse_threshold"]),
+        "cites_friedman": "friedman1" in families,
+        "cites_diabetes": "diabetes" in families,
+        "cap_steps": horizon["cap_steps"],
+    }
+
+
 def render_html(context: Mapping, template: str | os.PathLike, style: str | os.PathLike,
-                script: str | os.PathLike | None = None) -> str:
+                script: str | os.PathLike | None = None, bibliography: str | os.PathLike | None = None) -> str:
     """Renders ``context`` with the Jinja ``template`` (autoescaped), the CSS of ``style`` and the
-    JavaScript of ``script`` (None: :data:`SCRIPT` next to the template, if there is one) inlined."""
+    JavaScript of ``script`` (None: :data:`SCRIPT` next to the template, if there is one) inlined;
+    ``cite``, ``cite_text`` and ``references`` cite the works of ``bibliography`` (None:
+    :data:`lossatlas.report.references.BIBLIOGRAPHY` next to the template) and list those cited."""
     template = Path(template)
+    citations = references.Citations(references.read_bibliography(
+        template.with_name(references.BIBLIOGRAPHY) if bibliography is None else bibliography))
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template.parent),
         autoescape=True,
@@ -260,7 +304,10 @@ def render_html(context: Mapping, template: str | os.PathLike, style: str | os.P
     code = script.read_text(encoding="utf-8") if script.exists() else ""
     if "</script" in code.lower():
         raise ValueError(f"{script}: an inlined script cannot contain '</script'")
-    return compact_html(environment.get_template(template.name).render(**context, css=css, script=markupsafe.Markup(code)))
+    page = environment.get_template(template.name).render(
+        **context, css=css, script=markupsafe.Markup(code), cite=citations.cite, cite_text=citations.cite_text,
+        references=citations.listed)
+    return compact_html(page)
 
 
 #: End tags HTML lets a page leave out before the elements that follow them in the report's
@@ -330,13 +377,19 @@ def write_report(
     claims: Sequence[dict] | None = None,
     script: str | os.PathLike | None = None,
     inputs: str | os.PathLike | None = None,
+    supplement_template: str | os.PathLike | None = None,
+    supplement_html: str | os.PathLike | None = None,
+    supplement_pdf: str | os.PathLike | None = None,
 ) -> None:
     """Reads the cells and floors tables and the analysis files (name -> path, see
     :data:`ANALYSIS_FILES`), renders the report and writes it as ``html`` and ``pdf``; every table as
     CSV, LaTeX and Markdown in ``tables_dir``, the captions of Snakemake's own report in
     ``captions_dir`` and what it was built from as ``inputs`` (``inputs.json``, for
     :func:`lossatlas.report.rebuild_tables`), each when given. ``claims``: the config's claims (read
-    from the config when None); ``script``: the report's script (:func:`render_html`)."""
+    from the config when None); ``script``: the report's script (:func:`render_html`). With a
+    ``supplement_template``, the same context is also rendered as the supplement, to
+    ``supplement_html`` and ``supplement_pdf`` (the paper, ``template``, refers to it by table and
+    figure id)."""
     claims = resolve_claims(study, claims, analysis is not None or bool(study_figures))
     if inputs is not None:
         write_inputs(inputs, study, claims, cells=cells, floors=floors, analysis=analysis, figures=figures,
@@ -361,9 +414,13 @@ def write_report(
             tables.write_table_files(item, tables_dir)
     if captions_dir is not None:
         captions.write_snakemake_captions(captions_dir)
-    text = render_html(context, template, style, script)
-    write_text(html, text)
-    write_pdf(text, pdf, Path(html).resolve().parent)
+    documents = [(template, html, pdf)]
+    if supplement_template is not None:
+        documents.append((supplement_template, supplement_html, supplement_pdf))
+    for source, html_path, pdf_path in documents:
+        text = render_html(context, source, style, script)
+        write_text(html_path, text)
+        write_pdf(text, pdf_path, Path(html_path).resolve().parent)
     n_figures = sum(len(context[f"{part}_figures"]) for part in ("article", "overview", "time", "sensitivity", "mechanism"))
     n_figures += sum(len(s["figures"]) for s in context["sections"])
     print(f"wrote {html} and {pdf}: {len(context['citable_tables'])} tables, {n_figures} figures")

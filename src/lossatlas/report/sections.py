@@ -11,6 +11,7 @@ the appendix lists every cell, every rate of a tuned experiment included.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Sequence
 
@@ -20,12 +21,16 @@ from lossatlas.core import results
 from lossatlas.core.results import BASE, CELL
 from lossatlas.core.textfmt import (
     flag_text,
-    format_bounds,
     format_count,
     format_counts,
+    format_error,
     format_number,
+    format_rate,
+    format_steps,
     heading,
+    interval_parts,
     loss_name,
+    parse_number,
     rate_text,
 )
 from lossatlas.design.plan import listed_experiments
@@ -89,25 +94,24 @@ def table_rows(cells: pd.DataFrame) -> list[dict]:
         of :data:`lossatlas.core.textfmt.LOSS_NAMES`, to keep the table on a portrait page), ``flag``
         (the reach flag, ``""`` when none) and ``values``: one ``{"main", "ci"}`` per entry of
         :data:`RESULT_COLUMNS` (``ci`` empty but for the nRMSE, where ``main + " " + ci`` is
-        :func:`lossatlas.core.textfmt.format_interval`): test nRMSE mean [CI], median and IQM over the
-        seeds that did not diverge; divergence as ``"rate (diverged/seeds)"``; the stagnation and
-        reach rates; the Kaplan-Meier median steps to the nRMSE threshold (``inf`` when fewer than
-        half reach it).
+        :func:`lossatlas.core.textfmt.format_interval` of an error): test nRMSE mean [CI], median and
+        IQM over the seeds that did not diverge (errors, 3 significant digits); divergence as ``"rate
+        (diverged/seeds)"``; the stagnation and reach rates; the Kaplan-Meier median steps to the nRMSE
+        threshold (``"not reached"`` when fewer than half reach it).
     """
     check_cells(cells)
     rows = []
     for _, cell in cells.iterrows():
+        mean, bounds = interval_parts(cell["final_test_nrmse_mean"], cell["final_test_nrmse_ci_low"],
+                                      cell["final_test_nrmse_ci_high"], "error")
         values = {
-            "nrmse": {
-                "main": format_number(cell["final_test_nrmse_mean"]),
-                "ci": format_bounds(cell["final_test_nrmse_ci_low"], cell["final_test_nrmse_ci_high"]),
-            },
-            "median": {"main": format_number(cell["final_test_nrmse_median"]), "ci": ""},
-            "iqm": {"main": format_number(cell["final_test_nrmse_iqm"]), "ci": ""},
+            "nrmse": {"main": mean, "ci": bounds},
+            "median": {"main": format_error(cell["final_test_nrmse_median"]), "ci": ""},
+            "iqm": {"main": format_error(cell["final_test_nrmse_iqm"]), "ci": ""},
             "divergence": {"main": rate_text(cell["divergence_rate"], cell["n_diverged"], cell["n_seeds"]), "ci": ""},
-            "stagnation": {"main": format_number(cell["stagnation_rate"]), "ci": ""},
-            "reach": {"main": format_number(cell["reach_rate"]), "ci": ""},
-            "steps": {"main": format_number(cell["steps_to_threshold_median"]), "ci": ""},
+            "stagnation": {"main": format_rate(cell["stagnation_rate"]), "ci": ""},
+            "reach": {"main": format_rate(cell["reach_rate"]), "ci": ""},
+            "steps": {"main": format_steps(cell["steps_to_threshold_median"]), "ci": ""},
         }
         rows.append(
             {
@@ -122,9 +126,9 @@ def table_rows(cells: pd.DataFrame) -> list[dict]:
 
 def label_text(cell, column: str, short_loss: bool = True) -> str:
     """A coordinate of a cells-table row as a table shows it: the loss by its short name
-    (:data:`lossatlas.core.textfmt.LOSS_NAMES`), the rate by :func:`lossatlas.core.textfmt.format_number`."""
+    (:data:`lossatlas.core.textfmt.LOSS_NAMES`), the rate by :func:`lossatlas.core.textfmt.format_rate`."""
     if column == "learning_rate":
-        return format_number(float(cell[column]))
+        return format_rate(float(cell[column]))
     if column == "loss" and short_loss:
         return loss_name(str(cell[column]))
     return str(cell[column])
@@ -137,14 +141,15 @@ def horizon_text(cell) -> str:
     if not isinstance(status, str) or not status:
         return ""
     steps = cell.get("horizon_steps")
-    return f"{status} ({format_count(steps)})" if steps is not None and pd.notna(steps) else status
+    return f"{status} ({format_steps(steps)})" if steps is not None and pd.notna(steps) else status
 
 
 def appendix_rows(cells: pd.DataFrame) -> list[dict]:
     """One appendix row per row of ``cells``: ``labels`` (every coordinate; the loss by its short
-    name, the rate by :func:`lossatlas.core.textfmt.format_number`), ``flag``, ``seeds``, ``r2`` (``"mean R² (mean best
+    name, the rate by :func:`lossatlas.core.textfmt.format_rate`), ``flag``, ``seeds``, ``r2`` (``"mean R² (mean best
     R²)"``), ``horizon`` (:func:`horizon_text`) and ``metrics``: one ``{"mean", "ci"}`` per entry of
-    :data:`SUMMARY_METRICS` (so that ``mean + " " + ci`` is :func:`lossatlas.core.textfmt.format_interval`)."""
+    :data:`SUMMARY_METRICS` (so that ``mean + " " + ci`` is :func:`lossatlas.core.textfmt.format_interval`
+    of an error: the CI to the mean's decimals)."""
     check_cells(cells)
     return [
         {
@@ -154,10 +159,8 @@ def appendix_rows(cells: pd.DataFrame) -> list[dict]:
             "seeds": format_count(cell["n_seeds"]),
             "r2": f"{format_number(cell['final_test_r2_mean'])} ({format_number(cell['best_test_r2_mean'])})",
             "metrics": [
-                {
-                    "mean": format_number(cell[f"{metric}_mean"]),
-                    "ci": format_bounds(cell[f"{metric}_ci_low"], cell[f"{metric}_ci_high"]),
-                }
+                dict(zip(("mean", "ci"), interval_parts(cell[f"{metric}_mean"], cell[f"{metric}_ci_low"],
+                                                        cell[f"{metric}_ci_high"], "error")))
                 for metric, _ in SUMMARY_METRICS
             ],
         }
@@ -222,7 +225,7 @@ def dataset_sections(cells: pd.DataFrame, study) -> list[dict]:
         listed = listed_experiments(cells, dataset, experiments)
         shown = subset[subset["experiment"].isin(listed)]
         summarised = [
-            {"experiment": e, "n_cells": format_number(int(n))}
+            {"experiment": e, "n_cells": format_count(int(n))}
             for e, n in subset.loc[~subset["experiment"].isin(listed), "experiment"].value_counts().sort_index().items()
         ]
         table = None
@@ -235,9 +238,9 @@ def dataset_sections(cells: pd.DataFrame, study) -> list[dict]:
                 groups.append(
                     {
                         "experiment": experiment,
-                        "n_cells": format_number(len(part)),
+                        "n_cells": format_count(len(part)),
                         "seeds": format_counts(part["n_seeds"]),
-                        "epochs": format_number(spec.epochs) if spec else "n/a",
+                        "epochs": format_count(spec.epochs) if spec else "n/a",
                         "rows": table_rows(part),
                     }
                 )
@@ -263,15 +266,21 @@ def results_tables(cells: pd.DataFrame, study) -> list[dict]:
     return tables
 
 
+def rate_order(text: str) -> tuple[bool, float]:
+    """Sort key of a rate as a table shows it: by its value, a text that is no number last."""
+    value = parse_number(text)
+    return (math.isnan(value), 0.0 if math.isnan(value) else value)
+
+
 def filter_options(rows: Sequence[dict], dimensions: Sequence[str]) -> list[dict]:
     """Per coordinate of ``dimensions`` (the appendix's columns), the values its rows (:func:`appendix_rows`)
     show, as the table shows them: ``name``, ``heading`` and ``values`` (in grid order; learning rates
-    from the smallest)."""
+    from the smallest, by :func:`lossatlas.core.textfmt.parse_number`, a text that is no number last)."""
     options = []
     for dimension in dimensions:
         values = list(dict.fromkeys(row["labels"][dimension] for row in rows))
         if dimension == "learning_rate":
-            values.sort(key=lambda text: float(text) if text not in ("n/a", "inf") else float("inf"))
+            values.sort(key=rate_order)
         options.append({"name": dimension, "heading": heading(dimension), "values": values})
     return options
 
@@ -296,7 +305,7 @@ def appendix_context(cells: pd.DataFrame, study) -> dict:
         "metrics": [title for _, title in SUMMARY_METRICS],
         "rows": rows,
         "print": len(rows) <= APPENDIX_PRINT_LIMIT,
-        "print_limit": format_number(APPENDIX_PRINT_LIMIT),
+        "print_limit": format_count(APPENDIX_PRINT_LIMIT),
         "any_flag": any(row["flag"] for row in rows),
         # A table too long to print is sent to the browser as data, once, not as rows of markup.
         "data": appendix_data(rows, dimensions) if len(rows) > APPENDIX_PRINT_LIMIT else None,

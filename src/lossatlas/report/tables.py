@@ -23,8 +23,10 @@ LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
     # Characters pdfLaTeX's UTF-8 input does not know without extra packages (math mode needs none).
-    "≤": r"$\leq$", "≥": r"$\geq$", "†": r"\dag{}", "‡": r"\ddag{}", "²": r"\textsuperscript{2}",
-    "³": r"\textsuperscript{3}", "×": r"$\times$", "−": r"$-$", "½": r"$\frac{1}{2}$", "·": r"$\cdot$", "—": "---",
+    "≤": r"$\leq$", "≥": r"$\geq$", "†": r"\dag{}", "‡": r"\ddag{}",
+    # Superscript digits and minus, as a power of ten of lossatlas.core.textfmt is written ("1.2×10⁻⁵").
+    **{sup: f"\\textsuperscript{{{plain}}}" for sup, plain in zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", [*"0123456789", "$-$"])},
+    "×": r"$\times$", "−": r"$-$", "½": r"$\frac{1}{2}$", "·": r"$\cdot$", "—": "---",
     "–": "--", "…": r"\ldots{}", "√": r"$\surd$", "∝": r"$\propto$", "≈": r"$\approx$", "≠": r"$\neq$",
     "±": r"$\pm$", "∞": r"$\infty$", "→": r"$\rightarrow$", "←": r"$\leftarrow$", "↑": r"$\uparrow$",
     "↓": r"$\downarrow$", "°": r"\textdegree{}", "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",

@@ -15,7 +15,7 @@ import pandas as pd
 
 from lossatlas.analysis.claims import VERDICTS
 from lossatlas.analysis.wording import status_text
-from lossatlas.core.textfmt import format_bounds, format_count, format_number, join_words, loss_name
+from lossatlas.core.textfmt import format_count, format_interval, format_number, format_steps, join_words, loss_name
 from lossatlas.report.findings import require
 from lossatlas.report.sections import is_wide
 
@@ -177,7 +177,7 @@ def time_rows(details: pd.DataFrame, claims: Sequence[dict] = ()) -> list[dict]:
     rows = []
     for _, row in details[details["judged"].astype(str) == "time"].iterrows():
         ratio = "n/a" if not math.isfinite(float(row["ratio"])) else (
-            f"{format_number(row['ratio'])} {format_bounds(row['ratio_ci_low'], row['ratio_ci_high'])}")
+            format_interval(row["ratio"], row["ratio_ci_low"], row["ratio_ci_high"], "ratio"))
         rows.append({
             "id": str(row["id"]),
             "name": names.get(str(row["id"]), ""),
@@ -186,8 +186,8 @@ def time_rows(details: pd.DataFrame, claims: Sequence[dict] = ()) -> list[dict]:
             "pair": f"{level_text(row['better'])} vs {level_text(row['baseline'])}",
             "better": level_text(row["better"]),
             "baseline": level_text(row["baseline"]),
-            "steps_better": format_number(float(row["median_a"])),
-            "steps_baseline": format_number(float(row["median_b"])),
+            "steps_better": format_steps(float(row["median_a"])),
+            "steps_baseline": format_steps(float(row["median_b"])),
             "ratio": ratio,
             "better_status": status_with_diagnosis(row, "better"),
             "baseline_status": status_with_diagnosis(row, "baseline"),
