@@ -6,7 +6,7 @@ CORES ?= all
 SNAKEMAKE_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-test reproduce test bench verify clean
+.PHONY: setup setup-test reproduce test bench verify diagnose clean
 
 setup: $(VENV)/.installed
 
@@ -40,6 +40,17 @@ bench: setup
 RETRAIN ?= 0
 verify: setup
 	$(BIN)/python -m lossatlas.verify --config config/config.yaml --results results --retrain $(RETRAIN) $(VERIFY_ARGS)
+
+## Diagnose your own data: which loss, output, optimizer and rate fit a CSV file best, and whether your
+## current choice (MSE, linear output, Adam at its default rate, raw targets) is slow or stuck. Writes
+## results/diagnose/<file stem>/ (config.yaml, claims.yaml, the run and its report) and prints a summary.
+## More options (your choice, features, --size smoke): DIAGNOSE_ARGS="--loss huber --activation sigmoid".
+DATA ?=
+TARGET ?=
+DIAGNOSE_ARGS ?=
+diagnose: setup
+	@test -n "$(DATA)" -a -n "$(TARGET)" || { echo "usage: make diagnose DATA=path/to/file.csv TARGET=column [DIAGNOSE_ARGS=...]" >&2; exit 2; }
+	$(BIN)/python -m lossatlas.diagnose --data "$(DATA)" --target "$(TARGET)" --cores $(CORES) $(DIAGNOSE_ARGS)
 
 clean:
 	rm -rf results .snakemake

@@ -33,7 +33,8 @@ except (ConfigError, ClaimsError) as error:
     sys.exit(1)
 validate(config, "../schemas/config.schema.yaml")
 
-RESULTS = Path("results")
+# Where every output goes: results/ by default (config key results_dir; make diagnose uses results/diagnose/<name>).
+RESULTS = Path(STUDY.config["results_dir"])
 REPORT_HTML = RESULTS / "report" / "report.html"
 REPORT_PDF = RESULTS / "report" / "report.pdf"
 SUPPLEMENT_HTML = RESULTS / "report" / "supplement.html"
@@ -67,6 +68,25 @@ def dataset_files(dataset):
         "data": RESULTS / "datasets" / f"{dataset}.npz",
         "manifest": RESULTS / "datasets" / f"{dataset}.manifest.json",
     }
+
+
+def dataset_source(wildcards):
+    """The file a dataset is read from (a csv dataset's CSV, as its config gives the path), as an input
+    of its rule, so that a changed file rebuilds the dataset and everything after it; {} for the
+    generated families."""
+    spec = STUDY.datasets[wildcards.dataset]
+    return {"csv": spec.path} if spec.path is not None else {}
+
+
+def dataset_spec_param(wildcards):
+    """The dataset's config entry as canonical JSON (re-ordering keys in the config file is not a
+    change to the dataset); for a csv dataset with its file's SHA-256, so that new contents rebuild
+    it even where the file's time stamp does not say so."""
+    entry = dict(config["datasets"][wildcards.dataset])
+    spec = STUDY.datasets[wildcards.dataset]
+    if spec.path is not None:
+        entry["sha256"] = spec.table().sha256
+    return json.dumps(entry, sort_keys=True)
 
 
 def job_files(kind):

@@ -1,5 +1,7 @@
 """Claims in words: each claim's rule and the evidence line of each context, for the claims
-table and the report. Numbers to 3 significant digits; "n/a" where undefined."""
+table and the report. Numbers by the report's rule (:mod:`lossatlas.core.textfmt`): errors and
+p-values to 3 significant digits, ratios and slopes to 2, steps as integers ("not reached" where a
+median is infinite); "n/a" where undefined."""
 
 from __future__ import annotations
 
@@ -8,16 +10,27 @@ import math
 import numpy as np
 import pandas as pd
 
-from lossatlas.core.textfmt import format_range, format_steps, loss_name
+from lossatlas.core.textfmt import (
+    format_bounds,
+    format_interval,
+    format_number,
+    format_range,
+    format_ratio,
+    format_steps,
+    loss_name,
+)
 
 
 def _fmt(value: float) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3g}"
+    return format_number(value)
 
 
 def _times(value: float) -> str:
-    """A ratio as "12x sooner" ("n/a" when undefined: neither reached the threshold)."""
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{_fmt(value)}x sooner"
+    """A ratio as "12x sooner" ("n/a" when undefined: neither reached the threshold; "only it
+    reaches the threshold" when infinite)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return "only it reaches the threshold" if math.isinf(value) else f"{format_ratio(value)}x sooner"
 
 
 def status_text(row, side: str) -> str:
@@ -38,8 +51,8 @@ def evidence(claim: dict, details: pd.DataFrame, judged: str = "budget") -> list
         if claim["kind"] == "paired" and judged == "time":
             lines.append(
                 f"{row.context}: {row.better} vs {row.baseline}: Kaplan-Meier median steps to the threshold "
-                f"{_fmt(row.median_a)} vs {_fmt(row.median_b)}, {row.better} {_times(row.ratio)} "
-                f"(95% CI [{_fmt(row.ratio_ci_low)}, {_fmt(row.ratio_ci_high)}]); {row.better} {status_text(row, 'better')}, "
+                f"{format_steps(row.median_a)} vs {format_steps(row.median_b)}, {row.better} {_times(row.ratio)} "
+                f"(95% CI {format_bounds(row.ratio_ci_low, row.ratio_ci_high, 'ratio', estimate=row.ratio)}); {row.better} {status_text(row, 'better')}, "
                 f"{row.baseline} {status_text(row, 'baseline')}: {row.outcome}"
             )
         elif claim["kind"] == "paired":
@@ -48,11 +61,11 @@ def evidence(claim: dict, details: pd.DataFrame, judged: str = "budget") -> list
                 f"{_fmt(row.median_b)}, P(better) {_fmt(row.probability_of_improvement)}, Holm p {_fmt(row.p_holm)}, n {row.n_pairs}"
             )
         elif claim["kind"] == "slope":
-            lines.append(f"{row.context}: slope {_fmt(row.slope)} [{_fmt(row.slope_ci_low)}, {_fmt(row.slope_ci_high)}] over scales {row.scales}")
+            lines.append(f"{row.context}: slope {format_interval(row.slope, row.slope_ci_low, row.slope_ci_high, 'ratio')} over scales {row.scales}")
         else:
             lines.append(
                 f"{row.successes} of {row.n} runs with {claim['metric']} <= {claim['at_most']:g} "
-                f"(rate {_fmt(row.success_rate)}, 95% CI [{_fmt(row.rate_ci_low)}, {_fmt(row.rate_ci_high)}])"
+                f"(rate {format_interval(row.success_rate, row.rate_ci_low, row.rate_ci_high, 'rate')}, 95% Wilson CI)"
             )
     return lines
 

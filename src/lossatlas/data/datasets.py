@@ -18,17 +18,25 @@ Arrays are float32 and stacked over replicates (``S`` seeds, ``d`` input feature
 plus the float64 reference of :func:`ols_reference`, ``ols_rmse_validation`` and
 ``ols_rmse_test``, both ``(S,)``. Inputs are stored as drawn (raw); :func:`standardize_inputs`
 standardizes them by the training split.
+
+The ``csv`` family reads a table of the user's own (:func:`read_csv_table`): its path, target column
+and feature columns are fields of the :class:`DatasetSpec`; it is split like ``diabetes`` (one random
+permutation of the rows per replicate), its file's SHA-256 goes into the manifest, and every problem
+of the file is a ValueError naming the file and the column or line.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import difflib
 import functools
 import hashlib
 import io
 import json
 import math
 import numbers
+import os
 import types
 import zipfile
 from pathlib import Path
@@ -89,6 +97,9 @@ class Family:
             ``None`` for a generating process.
         linear: whether the noise-free function is linear in the inputs (up to a clip at the
             target bounds), so that a linear model can reach the noise floor.
+        from_file: whether the rows come from a file the spec names (the ``csv`` family): then
+            ``n_features``, ``n_rows`` and ``default_sizes`` are placeholders (0) and the spec's own
+            :attr:`DatasetSpec.n_features` and sizes, read from the file, hold.
     """
 
     name: str
@@ -103,6 +114,7 @@ class Family:
     param_bounds: Mapping[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     n_rows: int | None = None
     linear: bool = False
+    from_file: bool = False
 
     def __post_init__(self) -> None:
         for name in ("default_sizes", "parameters", "param_bounds"):
@@ -200,7 +212,303 @@ def _diabetes_table() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-FAMILIES: dict[str, Family] = {
+MAX_CSV_BYTES = 50 * 1024 * 1024
+"""The largest CSV file the ``csv`` family reads: 50 MiB (about a million rows of a few numbers). A
+larger file is refused when the config is checked; sample its rows into a smaller file first."""
+
+MIN_CSV_ROWS = 10
+"""The fewest data rows a CSV file may have (each split then gets at least two rows)."""
+
+CSV_HOLDOUT_SHARE = 0.16
+"""The share of a CSV file's rows that each of the validation and the test split gets when the config
+does not set the sizes (rounded; training gets the rest): 71, 71 and 300 of 442 rows, the sizes of the
+``diabetes`` family."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CsvTable:
+    """A CSV file read and checked by :func:`read_csv_table`.
+
+    Attributes:
+        path: the file, resolved.
+        sha256: the SHA-256 of its bytes (it goes into the dataset's manifest).
+        size_bytes: its size in bytes.
+        target: the target column.
+        features: the feature columns, in the order of the file (or of the config's list).
+        ignored: the other columns (by default, the columns without a single number).
+        x: the inputs, float64 ``(rows, len(features))``, read-only.
+        y: the targets as in the file, float64 ``(rows, 1)``, read-only.
+    """
+
+    path: Path
+    sha256: str
+    size_bytes: int
+    target: str
+    features: tuple[str, ...]
+    ignored: tuple[str, ...]
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return len(self.y)
+
+
+def resolve_csv_path(path: str, base: str | os.PathLike | None = None) -> Path:
+    """The file a ``csv`` spec's ``path`` names, checked: relative paths are taken from ``base`` (the
+    working directory by default: the repository when Snakemake runs) and must not leave it, through
+    ``..`` or a symbolic link (an absolute path may name any file); the file must exist and be at most
+    :data:`MAX_CSV_BYTES`. Raises ValueError starting with ``"path: "`` and naming the file."""
+    given = Path(path)
+    if given.is_absolute():
+        resolved = given.resolve()
+    else:
+        root = Path.cwd().resolve() if base is None else Path(base).resolve()
+        resolved = (root / given).resolve()
+        if not resolved.is_relative_to(root):
+            raise ValueError(
+                f"path: {path} resolves to {resolved}, outside the working directory {root} (through '..' or a "
+                "symbolic link); copy the file into the repository, or give its absolute path"
+            )
+    if not resolved.exists():
+        raise ValueError(f"path: file {path} does not exist (looked for {resolved})")
+    if not resolved.is_file():
+        raise ValueError(f"path: {path} is not a file ({resolved})")
+    size = resolved.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise ValueError(
+            f"path: {path} is {size / 2**20:.1f} MiB, more than the {MAX_CSV_BYTES / 2**20:.0f} MiB a CSV file may have "
+            "(lossatlas.data.datasets.MAX_CSV_BYTES); sample its rows into a smaller file"
+        )
+    return resolved
+
+
+def _close_names(name: str, choices: list[str]) -> str:
+    """``"; did you mean 'a' or 'b'?"`` for the names of ``choices`` close to ``name`` (case aside), or ``""``."""
+    folded = {choice.casefold(): choice for choice in choices}
+    close = [folded[match] for match in difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.6)]
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?" if close else ""
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _has_numbers(values: tuple[str, ...]) -> bool:
+    """Whether a column holds at least one number (a column of text only is not a feature by default)."""
+    try:
+        np.array(values, dtype=np.float64)
+        return len(values) > 0
+    except ValueError:
+        return any(_is_float(value) for value in values)
+
+
+def _column_numbers(name: str, column: str, values: tuple[str, ...], lines: list[int]) -> np.ndarray:
+    """The numbers of one column, float64; a ValueError names the file, the line and the column of the
+    first value that is empty, text, NaN or infinite."""
+    try:
+        converted = np.array(values, dtype=np.float64)  # fast path: every value a number
+    except ValueError:
+        converted = None
+    if converted is not None and np.isfinite(converted).all():
+        return converted
+    numbers_ = np.empty(len(values), dtype=np.float64)
+    for index, text in enumerate(values):
+        stripped = text.strip()
+        try:
+            number = float(stripped)
+        except ValueError:
+            what = "is empty (a missing value)" if not stripped else f"holds the text {stripped!r}, not a number"
+            raise ValueError(f"path: {name}, line {lines[index]}, column {column!r} {what}; fix or remove that row, "
+                             "or leave the column out of features") from None
+        if not math.isfinite(number):
+            raise ValueError(f"path: {name}, line {lines[index]}, column {column!r} holds {stripped!r} (NaN or "
+                             "infinite); fix or remove that row, or leave the column out of features")
+        numbers_[index] = number
+    return numbers_
+
+
+def _read_numeric_csv(text: str, target: str, features: tuple[str, ...] | None):
+    """The quick reading of a file without a problem (pandas' C parser): ``(x, y, features, ignored)``
+    where every column is numeric and every value used finite, there are enough rows and the target
+    varies; None otherwise (the careful reading then finds and names the problem)."""
+    import pandas as pd  # imported here: a config without a csv dataset needs no pandas
+
+    try:
+        header = next(csv.reader(io.StringIO(text, newline="")), None)
+        frame = pd.read_csv(io.StringIO(text), engine="c")
+    except (csv.Error, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if header is None or list(frame.columns) != [column.strip() for column in header] or target not in frame.columns:
+        return None
+    if len(frame) < MIN_CSV_ROWS or not all(pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool
+                                            for c in frame.columns):
+        return None
+    chosen = tuple(c for c in frame.columns if c != target) if features is None else features
+    if not chosen or not set(chosen) <= set(frame.columns) or target in chosen or len(set(chosen)) != len(chosen):
+        return None
+    y = frame[target].to_numpy(np.float64)[:, None]
+    x = frame[list(chosen)].to_numpy(np.float64)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()) or y.min() == y.max():
+        return None
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y, tuple(chosen), tuple(c for c in frame.columns if c != target and c not in chosen)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_csv_cached(path: Path, name: str, stamp: tuple, target: str, features: tuple[str, ...] | None) -> CsvTable:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ValueError(f"path: {name}, line {line}: not UTF-8 text") from None
+    fast = _read_numeric_csv(text, target, features)
+    if fast is not None:
+        x, y, chosen, ignored = fast
+        return CsvTable(path, hashlib.sha256(raw).hexdigest(), len(raw), target, chosen, ignored, x, y)
+    # the careful reading: every problem named by its line and column
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows, lines = [], []
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(f"path: {name} is empty: it has no header line of column names")
+        header = [column.strip() for column in header]
+        for position, column in enumerate(header, start=1):
+            if not column:
+                raise ValueError(f"path: {name}, line 1: column {position} of the header has no name")
+            if header.index(column) != position - 1:
+                raise ValueError(f"path: {name}, line 1: the header names column {column!r} twice")
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line
+            if len(row) != len(header):
+                raise ValueError(f"path: {name}, line {reader.line_num}: {len(row)} fields, but the header has "
+                                 f"{len(header)} columns")
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as error:
+        raise ValueError(f"path: {name}, line {reader.line_num}: not valid CSV ({error})") from None
+    if target not in header:
+        raise ValueError(f"target: {name} has no column {target!r}{_close_names(target, header)} "
+                         f"(its columns: {', '.join(header)})")
+    columns = dict(zip(header, zip(*rows))) if rows else {column: () for column in header}
+    if features is None:
+        chosen = tuple(c for c in header if c != target and _has_numbers(columns[c]))
+        if not chosen:
+            raise ValueError(f"features: {name} has no numeric column besides the target {target!r} "
+                             f"(its columns: {', '.join(header)})")
+    else:
+        for column in features:
+            if column not in header:
+                raise ValueError(f"features: {name} has no column {column!r}{_close_names(column, header)} "
+                                 f"(its columns: {', '.join(header)})")
+            if column == target:
+                raise ValueError(f"features: {column!r} is the target column; the features are the model's inputs")
+            if features.count(column) > 1:
+                raise ValueError(f"features: {column!r} is listed twice")
+        chosen = tuple(features)
+    if len(rows) < MIN_CSV_ROWS:
+        raise ValueError(f"path: {name} has {len(rows)} data rows; a CSV file needs at least {MIN_CSV_ROWS} "
+                         "(lossatlas.data.datasets.MIN_CSV_ROWS) for its training, validation and test splits")
+    y = _column_numbers(name, target, columns[target], lines)[:, None]
+    x = np.stack([_column_numbers(name, column, columns[column], lines) for column in chosen], axis=1)
+    if y.min() == y.max():
+        raise ValueError(f"target: column {target!r} of {name} is constant ({y[0, 0]:g} in every row): there is "
+                         "nothing to learn")
+    x.setflags(write=False)
+    y.setflags(write=False)
+    ignored = tuple(c for c in header if c != target and c not in chosen)
+    return CsvTable(path, hashlib.sha256(raw).hexdigest(), len(raw), target, chosen, ignored, x, y)
+
+
+def read_csv_table(path: str, target: str, features=None, base: str | os.PathLike | None = None) -> CsvTable:
+    """Reads and checks a CSV file for the ``csv`` family (cached while the file is unchanged).
+
+    The file is UTF-8 with a header line of column names; blank lines are skipped. ``target`` names
+    the target column; ``features`` the input columns (by default every other column holding at
+    least one number: a column of text only is left out). Every value of these columns must be a
+    finite number. Raises ValueError whose message starts with the spec's field (``path``,
+    ``target`` or ``features``) and names the file, and the column and line where one is at fault:
+    a missing, too large or escaping file (:func:`resolve_csv_path`), a missing or misspelt column
+    (with the close names), text, an empty value, NaN or infinity, fewer than :data:`MIN_CSV_ROWS`
+    rows, or a constant target.
+    """
+    resolved = resolve_csv_path(path, base)
+    status = resolved.stat()
+    features = None if features is None else tuple(features)
+    try:
+        return _read_csv_cached(resolved, str(path), (status.st_size, status.st_mtime_ns, status.st_ino), target, features)
+    except OSError as error:
+        raise ValueError(f"path: {path} cannot be read ({error.strerror})") from None
+
+
+def csv_default_sizes(rows: int) -> dict[str, int]:
+    """The split sizes of a CSV file of ``rows`` rows when the config sets none: :data:`CSV_HOLDOUT_SHARE`
+    each for validation and test (rounded, at least 1), the rest for training."""
+    holdout = max(1, round(rows * CSV_HOLDOUT_SHARE))
+    return {"train": rows - 2 * holdout, "test": holdout, "validation": holdout}
+
+
+def _no_draw(rng: np.random.Generator, sizes: Mapping[str, int], params: Mapping[str, float]) -> Splits:
+    raise ValueError("family csv draws from its spec's file: use generate(spec, ...)")
+
+
+def _csv_draw(spec: DatasetSpec) -> Draw:
+    """The draw function of a ``csv`` spec: :func:`row_split` of its file's rows, the targets min-max
+    scaled to [0, 1] over all rows (as ``diabetes``), or as they are where ``scale_target`` is False."""
+
+    def load() -> tuple[np.ndarray, np.ndarray]:
+        table = spec.table()
+        y = table.y
+        if spec.scale_target:
+            y = (y - y.min()) / (y.max() - y.min())
+        return table.x, y
+
+    return row_split(load)
+
+
+
+CSV_FAMILY = Family(
+    "csv",
+    "the user's own table, read from a CSV file (the dataset's path): the target column t and the feature "
+    "columns as they are, each replicate a random train/validation/test split of the rows, y = s * (t - min t) / "
+    "(max t - min t) with the min and max over all rows, or y = t with scale: null; the noise sd is unknown",
+    _no_draw,
+    (0.0, 1.0),
+    None,
+    True,
+    0,
+    {"train": 0, "test": 0, "validation": 0},
+    n_rows=0,
+    from_file=True,
+)
+"""The ``csv`` family: a spec's ``path``, ``target`` and ``features`` name its file and columns; its
+input count, rows and default sizes come from the file (:attr:`DatasetSpec.n_features`)."""
+
+FILE_FAMILIES: dict[str, Family] = {CSV_FAMILY.name: CSV_FAMILY}
+"""The families whose rows come from a file the spec names."""
+
+
+class _Families(dict):
+    """A dict of families whose lookup by name also finds the file families (:data:`FILE_FAMILIES`),
+    which iteration and ``in`` leave out (they have no spec without a file)."""
+
+    def __missing__(self, name: str) -> Family:
+        return FILE_FAMILIES[name]
+
+
+def family_named(name: str) -> Family | None:
+    """The family called ``name`` (one of :data:`FAMILIES` or :data:`FILE_FAMILIES`), or None."""
+    return FAMILIES.get(name) or FILE_FAMILIES.get(name)
+
+FAMILIES: dict[str, Family] = _Families({
     family.name: family
     for family in (
         Family(
@@ -266,7 +574,10 @@ FAMILIES: dict[str, Family] = {
             n_rows=DIABETES_ROWS,
         ),
     )
-}
+})
+"""The families a config names, by name. Iterating lists those that draw without a file (every one of
+them has default sizes); ``FAMILIES[name]`` also answers for the file families of
+:data:`FILE_FAMILIES`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -277,6 +588,12 @@ class DatasetSpec:
     is known). ``params`` accepts a mapping or pairs and is kept as a tuple of ``(name, value)``
     pairs sorted by name, holding only the parameters given; :meth:`param` and :attr:`all_params`
     fill in the family's defaults. Construction does not validate: see :func:`check_spec`.
+
+    A ``csv`` spec also names its file (``path``: relative to the working directory, or absolute),
+    its ``target`` column and its ``features`` (None: every other numeric column); its default sizes
+    come from the file's rows (:func:`csv_default_sizes`, filled in when the file can be read), and
+    ``scale_target`` False keeps its targets as they are in the file (the config's ``scale: null``;
+    ``scale`` is then 1) instead of min-max scaling them to ``[0, scale]``.
     """
 
     label: str
@@ -286,14 +603,41 @@ class DatasetSpec:
     n_test: int | None = None
     n_validation: int | None = None
     params: tuple[tuple[str, float], ...] = ()
+    path: str | None = None
+    target: str | None = None
+    features: tuple[str, ...] | None = None
+    scale_target: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", tuple(sorted(dict(self.params).items(), key=lambda pair: str(pair[0]))))
-        family = FAMILIES.get(self.family)
-        if family is not None:
+        if self.features is not None and not isinstance(self.features, tuple):
+            object.__setattr__(self, "features", tuple(self.features))
+        family = family_named(self.family)
+        defaults = family.default_sizes if family is not None else None
+        if family is not None and family.from_file:
+            try:
+                defaults = csv_default_sizes(self.table().rows)
+            except ValueError:  # check_spec reports it
+                defaults = None
+        if defaults is not None:
             for split, field in SIZE_FIELDS.items():
                 if getattr(self, field) is None:
-                    object.__setattr__(self, field, family.default_sizes[split])
+                    object.__setattr__(self, field, defaults[split])
+
+    def table(self) -> CsvTable:
+        """The checked table of a ``csv`` spec's file (:func:`read_csv_table`); ValueError if unusable."""
+        if self.path is None:
+            raise ValueError(f"path: family {self.family} needs path (the CSV file, relative to the working "
+                             "directory or absolute)")
+        if self.target is None:
+            raise ValueError(f"target: family {self.family} needs target (the name of the target column)")
+        return read_csv_table(self.path, self.target, self.features)
+
+    @property
+    def n_features(self) -> int:
+        """The number of input features: the family's, or the file's feature columns for ``csv``."""
+        family = FAMILIES[self.family]
+        return len(self.table().features) if family.from_file else family.n_features
 
     def param(self, name: str) -> float:
         """The value of parameter ``name``: the spec's, else the family's default."""
@@ -314,6 +658,11 @@ class DatasetSpec:
 
     @property
     def target_range(self) -> tuple[float, float]:
+        """The range the targets lie in: the family's bounds times the scale; for a ``csv`` spec whose
+        targets are kept as they are, the least and the largest target of the file."""
+        if FAMILIES[self.family].from_file and not self.scale_target:
+            y = self.table().y
+            return (float(y.min()), float(y.max()))
         low, high = FAMILIES[self.family].target_bounds
         return (low * self.scale, high * self.scale)
 
@@ -334,11 +683,21 @@ def check_spec(spec: DatasetSpec) -> None:
     The field is ``family``, ``scale``, a size field (``n_train``, ``n_test``, ``n_validation``) or
     the name of a parameter, e.g. ``"noise: family diabetes takes no parameter noise"``.
     """
-    family = FAMILIES.get(spec.family)
+    family = family_named(spec.family)
     if family is None:
-        raise ValueError(f"family: unknown dataset family {spec.family!r} (choose from {', '.join(sorted(FAMILIES))})")
+        known = sorted([*FAMILIES, *FILE_FAMILIES])
+        raise ValueError(f"family: unknown dataset family {spec.family!r} (choose from {', '.join(known)})")
+    if not family.from_file:
+        for field in ("path", "target", "features"):
+            if getattr(spec, field) is not None:
+                raise ValueError(f"{field}: family {family.name} reads no file (only {', '.join(FILE_FAMILIES)} does)")
+        if not spec.scale_target:
+            raise ValueError(f"scale: family {family.name} has no targets to keep as they are (scale: null is for "
+                             f"{', '.join(FILE_FAMILIES)} only)")
     if not _is_number(spec.scale) or spec.scale <= 0:
         raise ValueError(f"scale: must be a finite number > 0, not {spec.scale!r}")
+    if not spec.scale_target and spec.scale != 1:
+        raise ValueError(f"scale: targets kept as they are have scale 1, not {spec.scale!r}")
     if spec.scale != 1 and not family.scalable:
         raise ValueError(f"scale: family {family.name} has a fixed scale of 1")
     for name, value in spec.params:
@@ -350,11 +709,20 @@ def check_spec(spec: DatasetSpec) -> None:
         low, high = family.param_bounds.get(name, (-math.inf, math.inf))
         if not low <= value <= high:
             raise ValueError(f"{name}: must be in [{low}, {high}] for family {family.name}, not {value!r}")
+    if family.from_file:
+        spec.table()  # the file's own problems first (its sizes come from it)
     for field in SIZE_FIELDS.values():
         value = getattr(spec, field)
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{field}: must be a positive integer, not {value!r}")
-    if family.n_rows is not None and sum(spec.sizes.values()) > family.n_rows:
+    if family.from_file:
+        table = spec.table()
+        if sum(spec.sizes.values()) > table.rows:
+            raise ValueError(
+                f"path: {spec.path} has {table.rows} data rows, fewer than the splits need: n_train + n_validation "
+                f"+ n_test = {spec.n_train} + {spec.n_validation} + {spec.n_test} = {sum(spec.sizes.values())}"
+            )
+    elif family.n_rows is not None and sum(spec.sizes.values()) > family.n_rows:
         raise ValueError(
             f"n_train: n_train + n_validation + n_test = {sum(spec.sizes.values())} exceeds the "
             f"{family.n_rows} rows of family {family.name}"
@@ -439,19 +807,20 @@ def generate(spec: DatasetSpec, base_seed: int, n_seeds: int) -> dict[str, np.nd
     if not isinstance(n_seeds, numbers.Integral) or isinstance(n_seeds, bool) or n_seeds < 1:
         raise ValueError(f"n_seeds: must be a positive integer, not {n_seeds!r}")
     family = FAMILIES[spec.family]
-    sizes, params = spec.sizes, spec.all_params
+    sizes, params, n_features = spec.sizes, spec.all_params, spec.n_features
+    draw = _csv_draw(spec) if family.from_file else family.draw
     names = [f"{axis}_{split}" for split in ("train", "test", "validation") for axis in ("x", "y")]
     arrays: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for replicate in range(n_seeds):
         # The key leaves out n_validation and the parameters: they change no training or test row.
         seed = derive_seed(base_seed, "data", spec.family, spec.n_train, spec.n_test, replicate)
-        splits = family.draw(np.random.default_rng(seed), sizes, params)
+        splits = draw(np.random.default_rng(seed), sizes, params)
         for split, n in sizes.items():
             x, y = splits[split]
-            if x.shape != (n, family.n_features) or y.shape != (n, 1):
+            if x.shape != (n, n_features) or y.shape != (n, 1):
                 raise ValueError(
                     f"family {family.name} drew {split} arrays of shapes {x.shape} and {y.shape}, "
-                    f"expected ({n}, {family.n_features}) and ({n}, 1)"
+                    f"expected ({n}, {n_features}) and ({n}, 1)"
                 )
             arrays[f"x_{split}"].append(x.astype(np.float32))
             arrays[f"y_{split}"].append((y * spec.scale).astype(np.float32))
@@ -490,7 +859,7 @@ def write_dataset(spec: DatasetSpec, base_seed: int, n_seeds: int, data_path: Pa
         "n_test": spec.n_test,
         "n_validation": spec.n_validation,
         "params": spec.all_params,
-        "n_features": FAMILIES[spec.family].n_features,
+        "n_features": spec.n_features,
         "n_seeds": n_seeds,
         "base_seed": base_seed,
         "noise_sd": spec.noise_sd,
@@ -501,6 +870,20 @@ def write_dataset(spec: DatasetSpec, base_seed: int, n_seeds: int, data_path: Pa
             for name, digest in array_hashes.items()
         },
     }
+    if FAMILIES[spec.family].from_file:
+        table = spec.table()
+        manifest["source"] = {
+            "path": spec.path,
+            "sha256": table.sha256,
+            "size_bytes": table.size_bytes,
+            "rows": table.rows,
+            "target": table.target,
+            "features": list(table.features),
+            "ignored_columns": list(table.ignored),
+            "target_min": float(table.y.min()),
+            "target_max": float(table.y.max()),
+            "target_scaled": spec.scale_target,
+        }
     write_json(manifest_path, manifest)
 
 

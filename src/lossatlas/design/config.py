@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from lossatlas.core import extensions
-from lossatlas.data.datasets import FAMILIES, DatasetSpec, check_spec
+from lossatlas.data.datasets import FAMILIES, FILE_FAMILIES, DatasetSpec, check_spec
 from lossatlas.design.study import (
     ACTIVATION_RANGES,
     LOSSES,
@@ -160,7 +160,7 @@ def _check_options(config: dict) -> None:
             if not bounds[0] < bounds[1]:
                 _fail(f"validity.loss_requirements.{loss}.{key}", bounds, "must be [low, high] with low < high")
     for label, spec in config["datasets"].items():
-        _choose(f"datasets.{label}.family", spec["family"], FAMILIES)
+        _choose(f"datasets.{label}.family", spec["family"], {*FAMILIES, *FILE_FAMILIES})
         try:
             check_spec(dataset_spec(label, spec))
         except ValueError as error:
@@ -205,9 +205,17 @@ def _check_custom(key: str, value: str, kind: str) -> None:
 
 def dataset_spec(label: str, spec: dict) -> DatasetSpec:
     """The :class:`lossatlas.data.datasets.DatasetSpec` of the config entry ``spec`` (sizes the config
-    leaves out take the family's defaults)."""
+    leaves out take the family's defaults). ``scale: null`` (a ``csv`` file's targets kept as they
+    are) becomes scale 1 with ``scale_target`` False; ``path``, ``target`` and ``features`` name a
+    ``csv`` dataset's file and columns."""
     sizes = {name: spec.get(name) for name in ("n_train", "n_test", "n_validation")}
-    return DatasetSpec(label, spec["family"], float(spec["scale"]), params=spec.get("params", {}), **sizes)
+    scale = spec.get("scale", 1.0)
+    features = spec.get("features")
+    return DatasetSpec(
+        label, spec["family"], 1.0 if scale is None else float(scale), params=spec.get("params", {}), **sizes,
+        path=spec.get("path"), target=spec.get("target"), features=None if features is None else tuple(features),
+        scale_target=scale is not None,
+    )
 
 
 def load_study(config: dict) -> Study:

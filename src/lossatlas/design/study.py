@@ -252,7 +252,7 @@ class Study:
                     work += trials * epochs * self.steps_per_epoch(stack.experiment, dataset)
                     samples = spec.n_train + spec.n_test + spec.n_validation
                     points = len(horizon.schedule(experiment.eval_every))
-                    megabytes += (self.dataset_seeds(dataset) * samples * (FAMILIES[spec.family].n_features + 1) * 4
+                    megabytes += (self.dataset_seeds(dataset) * samples * (spec.n_features + 1) * 4
                                   + trials * points * 40 * 8 + trials * max(spec.n_train, spec.n_test) * width * 4 * 3) / 2**20
             memory[job] = megabytes
         largest = max(memory, key=memory.get)
@@ -268,7 +268,7 @@ class Study:
         for cell in self.cells:
             experiment = self.experiments[cell.experiment]
             spec = self.datasets[cell.dataset]
-            shape = (spec.n_train, spec.n_validation, spec.n_test, FAMILIES[spec.family].n_features)
+            shape = (spec.n_train, spec.n_validation, spec.n_test, spec.n_features)
             split = shape if experiment.by_context else (cell.loss, shape)
             grouped.setdefault((cell.experiment, cell.model, cell.optimizer, split), []).append(cell)
         stacks = []

@@ -168,7 +168,8 @@ def write_study_figures(
         raise ValueError(f"outputs {sorted(outputs)} do not match the study's figures {sorted(figure_plan)}")
     all_cells = results.read(cells_path, "cells")
     cells = at_default(all_cells, study)
-    slopes = results.read(slopes_path)
+    # A study without target-scale datasets writes an empty slopes table: read only where a figure needs it.
+    slopes = results.read(slopes_path) if any(spec["kind"] == "scale_diagnostics" for spec in figure_plan.values()) else None
     curves = evals = arrays = None
     for name, spec in figure_plan.items():
         kind = spec["kind"]

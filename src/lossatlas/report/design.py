@@ -304,7 +304,7 @@ def threats_context(study) -> dict:
     losses = list(dict.fromkeys(loss for e in study.experiments.values() for loss in e.losses))
     activations = list(dict.fromkeys(a for e in study.experiments.values() for a in e.activations))
     batch = sorted({e.batch_size for e in study.experiments.values()})
-    features = sorted({FAMILIES[f].n_features for f in families})
+    features = sorted({spec.n_features for spec in specs})
     real_data = any(FAMILIES[f].n_rows is not None for f in families)
     missing = [*(["real data"] if not real_data else []), *(["several inputs"] if features == [1] else []), "classification targets"]
     tuned = [e.label for e in study.experiments.values() if e.tune]

@@ -234,7 +234,8 @@ def extrapolated_steps(median: np.ndarray, epochs: Sequence[int], end: int, thre
     if last <= threshold:
         return float(end * steps_per_epoch)
     slope = math.log(last / start) / math.log(4)  # per factor of steps, negative
-    return float(end * steps_per_epoch * (threshold / last) ** (1 / slope))
+    exponent = math.log(end * steps_per_epoch) + math.log(threshold / last) / slope
+    return math.inf if exponent > 700 else float(math.exp(exponent))  # a barely falling error: beyond any float
 
 
 def diagnose(status: str, gain: float, saturation: float, update_ratio: float, stall_improvement: float) -> str:
