@@ -393,14 +393,11 @@ def train_context(study: Study, stack: Stack, datasets: dict[str, dict[str, np.n
         # experiment every rate of the sweep goes on too, for as long as the successive halving
         # keeps it in contention for the time-tuned rate.
         sweep = runs
-        continued = cells if experiment.tune else [cell for cell in cells if cell in chosen]
-        runs = [Run.merged(study, sweep, continued, datasets, use_xla(study, stack.model, horizon=True))]
+        still = set(chosen)
+        if experiment.tune:  # the successive halving's first rung: the budget
+            still |= contention(cells, convergence.time_tuned(study, pd.concat(evals, ignore_index=True), datasets), {})
+        runs = [Run.merged(study, sweep, [cell for cell in cells if cell in still], datasets, use_xla(study, stack.model, horizon=True))]
         checkpoints = horizon.checkpoints()
-        still = set(continued)
-        if experiment.tune:
-            still = chosen | contention(cells, convergence.time_tuned(study, pd.concat(evals, ignore_index=True), datasets), {})
-        for run in runs:
-            run.keep(still)
         for previous, checkpoint in zip(checkpoints, checkpoints[1:]):
             points = [point for point in schedule if previous < point <= checkpoint]
             evals += [run.record(points, steps) for run in runs]
