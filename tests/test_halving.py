@@ -102,6 +102,7 @@ def test_improvement_per_doubling_and_the_extrapolated_steps():
         ("diverged", 0.0, 0.0, 1.0, "diverged"),
         ("undecided", 0.03, 0.9, 0.1, "still descending"),  # improving: whatever else holds
         ("stalled", 0.001, 0.9, 1.0, "saturated output"),  # most samples saturated
+        ("stalled", 0.03, 0.9, 1.0, "saturated output"),  # fell over the doubling before, not the last: a stall
         ("stalled", 0.001, 0.1, 0.05, "vanishing step"),  # the update shrank to 5% of the first epoch's
         ("stalled", 0.001, 0.1, 0.8, "step-size floor"),  # updates as large as ever, error flat
         ("undecided", math.nan, math.nan, math.nan, "step-size floor"),
@@ -169,3 +170,20 @@ def test_a_cell_trapped_at_its_budget_tuned_rate_is_slow_at_its_time_tuned_rate(
     assert at_budget_rate["outcome"] == "stuck" and at_budget_rate["baseline_diagnosis"] == "saturated output"
     at_time_rate = evaluate_time(claim, at_tuned(trials, tuned, "time"), at_tuned(cells, tuned, "time"), 500, 0).iloc[0]
     assert at_time_rate["outcome"] == "slow" and at_time_rate["ratio"] == pytest.approx(4.0)
+
+
+def test_sooner_where_only_the_better_level_reaches_the_target_says_so():
+    """BCE reaches the target in both datasets, MSE never (an infinite ratio): sooner, and the phrase
+    says so instead of an undefined ratio."""
+    rows, cells = [], []
+    for dataset in ("d1", "d2"):
+        for loss in ("bce", "mse"):
+            cell = {**CELL, "dataset": dataset, "optimizer": "sgd", "loss": loss}
+            reached = loss == "bce"
+            for seed in range(6):
+                rows.append({**cell, "seed": seed, "steps_to_threshold": 100.0 + seed if reached else 6400.0, "reached_threshold": reached})
+            cells.append({**cell, "horizon_status": "reached" if reached else "stalled", "horizon_steps": 6400.0,
+                          "diagnosis": "" if reached else "saturated output", "improvement_per_doubling": 0.0})
+    faster = dict(STUCK, time_question="faster")
+    detail = evaluate_time(faster, pd.DataFrame(rows), pd.DataFrame(cells), 500, 0)
+    assert by_optimizer(faster, detail, "time") == "sgd: supported (sooner in 2 of 2 contexts, only bce reaches the target in 2)"

@@ -82,11 +82,13 @@ def test_findings_follow_the_claims_file_and_fall_back_to_one_per_claim():
 
 def test_the_abstract_falls_back_to_shorter_wording_within_its_limit():
     claims = [{"id": f"C{n}", "name": f"A claim with a fairly long name number {n}"} for n in range(12)]
-    entries = [entry(c["id"], [("adam", "supported", ""), ("sgd", "undecided", "")]) for c in claims]
+    entries = [{**entry(c["id"], [("adam", "supported", ""), ("sgd", "undecided", "")]), "name": c["name"]} for c in claims]
     findings = [{"title": f"Finding number {n} about several things", "claims": [c["id"] for c in claims[2 * n: 2 * n + 2]]} for n in range(6)]
     text = paper.abstract_text({"n_trials": "76,960", "n_cells": "5,311"}, findings, claims, entries, [])
     assert paper.word_count(text) <= paper.ABSTRACT_WORDS
     assert "C0 supported under adam and undecided under sgd" in text  # the shortest wording: by claim id
+    few = paper.abstract_text({"n_trials": "76,960", "n_cells": "5,311"}, findings[:2], claims, entries, [])
+    assert "A claim with a fairly long name number 0 (C0): supported under adam and undecided under sgd at the budget" in few
 
 
 # ------------------------------------------------------------------------------------------------

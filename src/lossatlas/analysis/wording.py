@@ -151,7 +151,12 @@ def outcome_summary(claim: dict, rows: pd.DataFrame, judged: str) -> str:
             parts.append(part("" if len(open_) == n else "undecided at the cap", open_, diagnosis_text(open_, "baseline")))
         return "; ".join(parts)
     if len(holds):
-        parts.append(f"sooner in {_share(len(holds), n)}, {format_range(holds['ratio'])}× sooner")
+        finite = holds[np.isfinite(holds["ratio"].to_numpy(float))]
+        only = len(holds) - len(finite)
+        better = loss_name(str(claim["pairs"][0][0])) if len(claim["pairs"]) == 1 else "the first"
+        how = [f"{format_range(finite['ratio'])}× sooner"] if len(finite) else []
+        how += [f"only {better} reaches the target in {only}"] if only else []
+        parts.append(f"sooner in {_share(len(holds), n)}, " + "; ".join(how))
     if len(fails):
         parts.append(f"not sooner in {_share(len(fails), n)}")
     if len(open_):

@@ -243,8 +243,8 @@ def diagnose(status: str, gain: float, saturation: float, update_ratio: float, s
     ``""`` for a group that reached it), from its median over seeds at the end of its training:
 
     * ``diverged``: most seeds diverged;
-    * ``still descending``: its error still falls by at least ``stall_improvement`` per doubling
-      (``gain``, :func:`improvement_per_doubling`);
+    * ``still descending``: not stalled, and its error still falls by at least ``stall_improvement``
+      per doubling (``gain``, :func:`improvement_per_doubling`);
     * ``saturated output``: otherwise, when at least :data:`SATURATED_SHARE` of the training samples
       have an output derivative below the saturation threshold (``saturation``);
     * ``vanishing step``: otherwise, when the last epoch's update is at most :data:`VANISHING_RATIO`
@@ -256,7 +256,7 @@ def diagnose(status: str, gain: float, saturation: float, update_ratio: float, s
         return ""
     if status == "diverged":
         return "diverged"
-    if np.isfinite(gain) and gain >= stall_improvement:
+    if status != "stalled" and np.isfinite(gain) and gain >= stall_improvement:
         return "still descending"
     if np.isfinite(saturation) and saturation >= SATURATED_SHARE:
         return "saturated output"
