@@ -207,9 +207,9 @@ def abstract_text(study_facts: Mapping, findings: Sequence[Mapping], claims: Seq
     finding's topic), the first that fits in :data:`ABSTRACT_WORDS` words."""
     entry_of = {entry["id"]: entry for entry in entries}
     by_id = {str(claim["id"]): claim for claim in claims}
-    opening = (f"We retest an article's claims on missing mean-squared-error gradients in Keras with {study_facts['n_trials']} "
-               f"seeded training runs ({study_facts['n_cells']} settings), at its budget and by the steps to a target fit, "
-               f"at default and tuned learning rates.")
+    opening = (f"We test {len(entries)} claims on {study_facts['n_trials']} seeded training runs of Keras models "
+               f"({study_facts['n_cells']} settings), each at the training budget and by the steps to a target fit, at "
+               f"Keras's default and at tuned learning rates.")
     closing = ""
     if todo:
         best = todo[0]
