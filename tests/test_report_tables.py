@@ -113,7 +113,7 @@ def test_write_report_writes_html_pdf_tables_and_snakemakes_captions(study, tmp_
     out = tmp_path / "report"
     report.write_report(
         study, cells=cells, floors=floors, analysis=analysis,
-        figures={}, study_figures={}, benchmarks=[], template=REPO / "report" / "template.html.j2",
+        figures={}, study_figures={}, benchmarks=[], template=REPO / "report" / "supplement.html.j2",
         style=REPO / "report" / "style.css", html=out / "report.html", pdf=out / "report.pdf",
         tables_dir=out / "tables", captions_dir=out / "captions", repo=tmp_path,
     )
@@ -136,7 +136,7 @@ def test_rebuild_tables_gives_each_csv_as_the_report_stage_writes_it(study, tmp_
     out = results / "report"
     report.write_report(
         study, cells=cells, floors=floors, analysis=analysis,
-        figures={}, study_figures={}, benchmarks=[], template=REPO / "report" / "template.html.j2",
+        figures={}, study_figures={}, benchmarks=[], template=REPO / "report" / "supplement.html.j2",
         style=REPO / "report" / "style.css", html=out / "report.html", pdf=out / "report.pdf",
         tables_dir=out / "tables", repo=tmp_path, inputs=out / "inputs.json",
     )

@@ -209,7 +209,7 @@ rule report:
             for dataset in REPORT_DATASETS
         },
         study_figures=STUDY_FIGURES,
-        # The workflow's checkout (for the commit), where the template lives: <repo>/report/template.html.j2.
+        # The workflow's checkout (for the commit), where the templates live: <repo>/report/paper.html.j2 and supplement.html.j2.
         repo=lambda wildcards, input: str(Path(input.template).parent.parent),
         # Read at render time if present; not inputs (the command line is not a result).
         invocation=RESULTS / "logs" / "invocation.json",
