@@ -440,6 +440,16 @@ def test_lr_sensitivity_marks_the_tuned_and_default_rates(study):
     assert 0.001 in [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"]  # the default rate
 
 
+def test_an_lr_panel_where_every_seed_diverged_at_every_rate_says_so(study):
+    """No blank panel: where every cell of a panel diverged (no finite error at any rate) the panel
+    says so, and its data carry the divergence rate of every point."""
+    panels = plan.sensitivity_panels(study, "long")
+    cells = cells_table(study).assign(final_test_nrmse_median=np.nan, divergence_rate=1.0)
+    fig, axes, data = figures.plot_lr_sensitivity(cells, tuned_rates_table(), panels, views.default_rates(study), 1.5)
+    assert "every seed diverged\nat every rate" in [text.get_text() for text in axes[0].texts]
+    assert (data["divergence_rate"] == 1.0).all() and data["error"].isna().all()
+
+
 def test_lr_sensitivity_panels_draw_the_error_their_target_is_defined_on():
     """Real data has no nRMSE (NaN in the cells table): its panel draws the rRMSE with the rRMSE
     threshold, as Friedman #1's does; every panel has data and names its own error."""

@@ -83,7 +83,7 @@ TITLE_SIZE = 7.5
 TITLE_SHARE = 0.88
 #: The columns of the data of :func:`plot_lr_sensitivity`: a row per point drawn.
 SENSITIVITY_COLUMNS = ["panel", *plan.SENSITIVITY_CONTEXT, "loss", "activation", "learning_rate", "metric", "error",
-                       "tuned", "edge", "default_rate", "threshold"]
+                       "tuned", "edge", "default_rate", "threshold", "divergence_rate"]
 
 
 def error_name(metric: str) -> str:
@@ -497,6 +497,7 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
                     continue
                 x = line["learning_rate"].to_numpy(np.float64)
                 y = line[f"final_test_{metric}_median"].to_numpy(np.float64)
+                diverged = line["divergence_rate"].to_numpy(np.float64) if "divergence_rate" in line else np.full(len(x), np.nan)
                 ax.plot(x, y, linewidth=1.0, markersize=2.5, label=f"{loss_name(loss)} / {activation}", **style)
                 mark = marks[(marks["loss"] == loss) & (marks["activation"] == activation)]
                 tuned_at, edge_text = np.zeros(len(x), dtype=bool), ""
@@ -510,11 +511,14 @@ def plot_lr_sensitivity(cells: pd.DataFrame, tuned: pd.DataFrame, panels: Sequen
                                 markerfacecolor="white" if hollow else style["color"], markeredgecolor=style["color"])
                 drawn.append(y)
                 rows += [(sensitivity_title(panel, shown), *context.values(), loss, activation, rate_, metric, value, bool(tuned_),
-                          edge_text if tuned_ else "", default_rates.get(str(panel["optimizer"]), np.nan), target)
-                         for rate_, value, tuned_ in zip(x, y, tuned_at)]
+                          edge_text if tuned_ else "", default_rates.get(str(panel["optimizer"]), np.nan), target, share)
+                         for rate_, value, tuned_, share in zip(x, y, tuned_at, diverged)]
             rate = default_rates.get(str(panel["optimizer"]))
             if rate is not None:
                 ax.axvline(rate, zorder=1, gid=REFERENCE, color="0.35", linestyle=":", linewidth=1.0)
+            if not np.isfinite(np.concatenate(drawn[1:] or [np.array([np.nan])])).any():
+                # Nothing to draw: say why instead of leaving the panel blank.
+                ax.text(0.5, 0.5, "every seed diverged\nat every rate", transform=ax.transAxes, ha="center", va="center", color="0.3")
             log_x_axis(ax, target, "learning rate", f"median final test {error_name(metric)}", label_every=not shared)
             ax.set_title(wrap_title(sensitivity_title_parts(panel, shown), title_width(columns)))
             values += drawn
