@@ -27,18 +27,22 @@ def test_report_exists_and_its_paths_are_printed(smoke_run):
 
 
 def test_report_tables_carry_the_aggregated_numbers(smoke_run):
-    from lossatlas.core.textfmt import format_number
+    """Every cell's test RMSE [95% CI] and training loss, by the report's number rule (a CI with its
+    estimate's decimals), in the supplement's PDF and HTML."""
+    from lossatlas.core.textfmt import format_error, interval_parts
 
     directory, _ = smoke_run
     cells = pd.read_csv(directory / "results/aggregate/cells.csv")
-    text = pdf_text(directory / "results/report/supplement.pdf")
+    text = " ".join(pdf_text(directory / "results/report/supplement.pdf").split())
     html = (directory / "results/report/supplement.html").read_text()
     assert len(cells) >= 38 + 9  # every cell of the config, and the rates a tuned sweep added
     for _, cell in cells.iterrows():
-        for column in ("final_test_rmse_mean", "final_test_rmse_ci_low", "final_test_rmse_ci_high", "final_train_loss_mean"):
-            number = format_number(cell[column])
-            assert number in text, f"{column} of {cell['dataset']}/{cell['loss']}/{cell['activation']}: {number}"
-            assert number in html
+        where = f"{cell['dataset']}/{cell['loss']}/{cell['activation']}"
+        estimate, bounds = interval_parts(cell["final_test_rmse_mean"], cell["final_test_rmse_ci_low"], cell["final_test_rmse_ci_high"], "error")
+        loss = format_error(cell["final_train_loss_mean"])
+        for number in (estimate, bounds, loss):
+            assert number in text, f"{where}: {number}"
+            assert number in html, f"{where}: {number}"
     for table_id in ("T1", "T2"):
         assert f'id="{table_id}"' in html
 
