@@ -296,15 +296,14 @@ def changed_text(changed: Sequence[str], claims: Sequence[dict]) -> list[dict]:
 
 def discussion_context(answer: Mapping, claims: Sequence[dict], time: Mapping | None, tuned: Mapping | None,
                        remedies: Mapping | None) -> dict:
-    """What the discussion quotes besides the answer: the time-to-target outcomes per rate and the
-    time verdicts, the claims whose verdict tuning changes, how many tuned rates moved or stayed at
-    an edge, and the remedies in rank order (name, effect per rate)."""
+    """What the discussion quotes besides the answer: the time verdicts (per optimizer), the claims
+    whose verdict tuning changes, how many tuned rates moved or stayed at an edge, and the remedies
+    in rank order (name, effect per rate)."""
     ranked = []
     for row in (remedies or {}).get("rows", []):
         effects = [{"rate": r["rate"], "effect": r["values"]["effect"]} for r in row["rates"]]
         ranked.append({"rank": row["rank"], "id": row["id"], "name": row["name"], "effects": effects})
     return {
-        "outcomes": [{"rate": rate, "text": words} for rate, words in (time or {}).get("outcomes", {}).items()],
         "time_claims": (time or {}).get("claims", []),
         "changed": changed_text(answer["changed"], claims) if answer else [],
         "tuned": tuned,
