@@ -215,18 +215,17 @@ def build_claims(config: dict, choice: Choice, target_range: tuple[float, float]
             "remedy": True,
         })
 
-    for loss in experiment["losses"]:
-        if loss != choice.loss:
-            add(f"loss_{loss}", "loss", loss, f"{LOSS_NAMES.get(loss, loss)} loss")
-    for activation in experiment["activations"]:
-        if activation != choice.activation:
-            add(f"output_{activation}", "activation", activation, f"A {activation} output")
-    for targets in experiment["targets"]:
-        if targets != choice.targets:
-            add(f"targets_{targets}", "targets", targets, f"{targets.capitalize()} targets")
-    for optimizer in experiment["optimizers"]:
-        if optimizer != choice.optimizer:
-            add(f"optimizer_{optimizer}", "optimizer", optimizer, f"{OPTIMIZER_NAMES[optimizer]} (at its own default rate)")
+    # Each alternative to the choice: (contrast, the experiment's key listing its levels, id prefix, in words).
+    alternatives = (
+        ("loss", "losses", "loss", lambda loss: f"{LOSS_NAMES.get(loss, loss)} loss"),
+        ("activation", "activations", "output", lambda activation: f"A {activation} output"),
+        ("targets", "targets", "targets", lambda targets: f"{targets.capitalize()} targets"),
+        ("optimizer", "optimizers", "optimizer", lambda optimizer: f"{OPTIMIZER_NAMES[optimizer]} (at its own default rate)"),
+    )
+    for contrast, levels, prefix, words in alternatives:
+        for level in experiment[levels]:
+            if level != getattr(choice, contrast):
+                add(f"{prefix}_{level}", contrast, level, words(level))
     if not claims:
         raise ValueError("no alternative to your choice can be run on this data")
     return {"claims": claims}

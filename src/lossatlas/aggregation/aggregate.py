@@ -25,7 +25,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from lossatlas.core.results import CELL, TRIAL
+from lossatlas.core.results import CELL, TRIAL, base_key
 from lossatlas.core.seeds import derive_seed
 from lossatlas.design.study import Study
 from lossatlas.stats import bootstrap, convergence, survival
@@ -165,8 +165,7 @@ def horizon_statuses(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, da
         for key, rows_ in positions.items():
             values = error[rows_]
             last = int(context["end_epochs"].to_numpy()[rows_].max())
-            base = tuple(str(value) for name, value in zip(CELL, key) if name != "learning_rate")
-            rate, halving = float(key[CELL.index("learning_rate")]), halvings.get(base)
+            rate, halving = float(key[CELL.index("learning_rate")]), halvings.get(base_key(key))
             tuned = halving is not None and math.isclose(rate, halving.winner, rel_tol=1e-9)
             if last <= horizon.budget and not tuned:
                 continue

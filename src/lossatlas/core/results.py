@@ -29,6 +29,14 @@ TRIAL = [*CELL, "seed"]
 #: A *base cell*: a cell's coordinates without its learning rate. They are labels (text in every
 #: table); the learning rate is a number.
 BASE = [column for column in CELL if column != "learning_rate"]
+
+
+def base_key(key: Sequence) -> tuple[str, ...]:
+    """A cell's key (its coordinates in the order of :data:`CELL`) without its learning rate, as
+    text: the key of its base cell (:data:`BASE`)."""
+    return tuple(str(value) for name, value in zip(CELL, key) if name != "learning_rate")
+
+
 #: A context in which losses are compared: a base cell without its loss.
 LOSS_CONTEXT = [column for column in BASE if column != "loss"]
 #: Metrics whose log-log slope against the target scale the analysis reports (the slopes table).

@@ -273,7 +273,7 @@ def time_tuned(study, evals, datasets) -> dict[tuple, Halving]:
     A seed whose error is not finite at a point (it diverged) counts as +inf there. Only what was
     measured up to a checkpoint decides there, so the same function follows the halving during
     training and replays it in the aggregation, and both name the same rate."""
-    from lossatlas.core.results import BASE, CELL, TRIAL
+    from lossatlas.core.results import CELL, TRIAL, base_key
 
     halvings = {}
     for (experiment, dataset), part in evals.groupby(["experiment", "dataset"], sort=False):
@@ -286,9 +286,8 @@ def time_tuned(study, evals, datasets) -> dict[tuple, Halving]:
         bases: dict[tuple, tuple[dict, dict]] = {}
         for key, rows in cells.groupby(CELL, sort=False).indices.items():
             trained = present.loc[key].reindex(epochs).fillna(False).to_numpy(bool)
-            cell = dict(zip(CELL, key))
-            rate = float(cell["learning_rate"])
-            curves, reach = bases.setdefault(tuple(str(cell[c]) for c in BASE), ({}, {}))
+            rate = float(key[CELL.index("learning_rate")])
+            curves, reach = bases.setdefault(base_key(key), ({}, {}))
             curves[rate] = (epochs[trained], ranked_median(values[rows][:, trained]))
             reach[rate] = reach_steps(values[rows][:, trained], epochs[trained], horizon.threshold, steps)
         for base, (curves, reach) in bases.items():

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from lossatlas.core import tuning
-from lossatlas.core.results import CELL, TRIAL
+from lossatlas.core.results import BASE, CELL, TRIAL, base_key
 from lossatlas.data.datasets import load_or_rebuild, standardize_inputs
 from lossatlas.design.study import Cell, Stack, Study
 from lossatlas.stats import convergence
@@ -280,7 +280,7 @@ def extend_sweep(study: Study, cells: list[Cell], evals: pd.DataFrame, diverged:
     """The cells to add where a cell's tuned rate (validation, at the budget) is at an edge of its rates."""
     scored = evals[evals["epoch"] == budget][[*TRIAL, "validation_rmse"]].merge(diverged, on=TRIAL)
     scored = scored.rename(columns={"validation_rmse": "final_validation_rmse"})
-    choice = tuning.tuned_rates(scored.assign(learning_rate=scored["learning_rate"].astype(float)), [c for c in CELL if c != "learning_rate"])
+    choice = tuning.tuned_rates(scored.assign(learning_rate=scored["learning_rate"].astype(float)), BASE)
     by_base = {}
     for cell in cells:
         by_base.setdefault(_base(cell).key(), []).append(cell)
@@ -304,15 +304,14 @@ def horizon_cells(study: Study, cells: list[Cell], evals: pd.DataFrame, diverged
     if study.experiments[cells[0].experiment].tune:
         scored = evals[evals["epoch"] == budget][[*TRIAL, "validation_rmse"]].merge(diverged, on=TRIAL)
         scored = scored.rename(columns={"validation_rmse": "final_validation_rmse"})
-        table = tuning.tuned_rates(scored.assign(learning_rate=scored["learning_rate"].astype(float)), [c for c in CELL if c != "learning_rate"])
+        table = tuning.tuned_rates(scored.assign(learning_rate=scored["learning_rate"].astype(float)), BASE)
         for row in table.itertuples(index=False):
-            tuned[tuple(str(getattr(row, c)) for c in CELL if c != "learning_rate")] = row.tuned_learning_rate
+            tuned[tuple(str(getattr(row, c)) for c in BASE)] = row.tuned_learning_rate
     for base, group in by_base.items():
         default = study.optimizers[base.optimizer].learning_rate
         wanted = [default * factor for factor in factors]
-        key = tuple(value for name, value in zip(CELL, base.key()) if name != "learning_rate")
-        if key in tuned:
-            wanted.append(tuned[key])
+        if base_key(base.key()) in tuned:
+            wanted.append(tuned[base_key(base.key())])
         chosen |= {cell for cell in group if any(math.isclose(cell.learning_rate, rate, rel_tol=1e-6) for rate in wanted)}
     return chosen
 
@@ -324,7 +323,7 @@ def contention(cells: list[Cell], halvings: dict[tuple, convergence.Halving], st
     contender only while it runs); once decided, the winner while it runs (its test status)."""
     kept = set()
     for cell in cells:
-        halving = halvings.get(tuple(value for name, value in zip(CELL, cell.key()) if name != "learning_rate"))
+        halving = halvings.get(base_key(cell.key()))
         if halving is None:
             continue
         running = statuses.get(cell.key(), "running") == "running"
