@@ -265,7 +265,6 @@ def paper_context(study, claims: Sequence[dict], entries: Sequence[dict], analys
                                       plan.time_groups(study, claims))
     todo = paper.todo_context(claims, analysis["remedies"], entries)
     families = {dataset.family for dataset in study.datasets.values()}
-    horizon = design.horizon_context(study)
     budgets = sorted({spec.epochs for spec in study.experiments.values()})
     return {
         "numbers": {**{name: str(number) for number, name in enumerate(PAPER_SECTIONS, 1)},
@@ -280,7 +279,6 @@ def paper_context(study, claims: Sequence[dict], entries: Sequence[dict], analys
         "rrmse_threshold": format_number(study.config["metrics"]["rrmse_threshold"]),
         "cites_friedman": "friedman1" in families,
         "cites_diabetes": "diabetes" in families,
-        "cap_steps": horizon["cap_steps"],
     }
 
 
