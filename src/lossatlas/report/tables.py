@@ -214,6 +214,25 @@ def latex_packages(table: Mapping) -> list[str]:
     return ["booktabs", *(["longtable"] if len(table["rows"]) > LONGTABLE_ROWS else [])]
 
 
+#: Font sizes for a wide table, smallest last, with the most characters a line of each holds on a
+#: portrait A4 page (3pt between columns); by the column count or, where wider, the text.
+LATEX_SIZES = (("\\small", 8, 110), ("\\footnotesize", 11, 125), ("\\scriptsize", None, 150), ("\\tiny", None, None))
+
+
+def latex_size(table: Mapping) -> str:
+    """The font size of ``table`` in LaTeX: by its number of columns, and smaller where its widest
+    row (each column as wide as its longest cell or its heading, set on one line) would not fit at
+    that size."""
+    columns = len(table["columns"])
+    widths = [max([len(str(heading))] + [len(str(row[index])) for row in table["rows"]])
+              for index, heading in enumerate(table["columns"])]
+    characters = sum(widths) + 2 * columns
+    for size, most_columns, most_characters in LATEX_SIZES:
+        if (most_columns is None or columns <= most_columns) and (most_characters is None or characters <= most_characters):
+            return size
+    return LATEX_SIZES[-1][0]
+
+
 def to_latex(table: Mapping) -> str:
     """The table in LaTeX with booktabs rules (``\\toprule``, ``\\midrule``, ``\\bottomrule``), its
     caption and ``\\label{tab:<id>}``: a ``table`` float holding a ``tabular``, or, for more than
@@ -223,7 +242,7 @@ def to_latex(table: Mapping) -> str:
     check_table(table)
     align = "".join(table.get("align") or "l" * len(table["columns"]))
     width = len(table["columns"])
-    size = "\\small" if width <= 8 else "\\footnotesize" if width <= 11 else "\\scriptsize"
+    size = latex_size(table)
     headings = latex_row(table["columns"])
     rows = [latex_row(row) for row in table["rows"]]
     needs = " and ".join(f"\\usepackage{{{name}}}" for name in latex_packages(table))
