@@ -457,6 +457,17 @@ class StackTrainer:
     # Graph functions
     # ------------------------------------------------------------------------------------------
 
+    def _step(self, index):
+        """One optimizer step on the samples ``index`` ``(S, batch)`` of each replicate; returns each
+        trial's batch loss times the batch size ``(T,)``."""
+        x, y = self._batch(self.x_train, index), self._batch(self.y_train, index)
+        with tf.GradientTape() as tape:
+            trial_losses = tf.reduce_mean(self._sample_losses(y, self._pre_activation(x)), axis=-1)
+            total = tf.reduce_sum(trial_losses)
+        grads = _clip_per_trial(tape.gradient(total, self.variables), self.spec)
+        self.optimizer.apply_gradients(zip(grads, self.variables))
+        return trial_losses * float(index.shape[1])
+
     def _train_chunk(self, orders, count):
         """Runs ``count`` epochs (at most ``epochs_per_call``); ``orders[e]`` is epoch ``e``'s ``(S, n)``
         sample order. Returns per epoch ``(epochs_per_call, T)``: the training loss as fit reports it,
@@ -471,17 +482,18 @@ class StackTrainer:
         epoch = tf.constant(0)
         while epoch < count:
             start = [tf.identity(variable) for variable in self.variables]
+            # The full batches in a loop (one copy of the step in the graph, so it compiles fast),
+            # then the short last batch, if any.
+            order = orders[epoch]
+            full, rest = divmod(self.n_train, self.batch_size)
             loss_sum = tf.zeros([self.n_trials])
-            for begin in range(0, self.n_train, self.batch_size):
-                index = orders[epoch][:, begin : begin + self.batch_size]
-                batch = index.shape[1]
-                x, y = self._batch(self.x_train, index), self._batch(self.y_train, index)
-                with tf.GradientTape() as tape:
-                    trial_losses = tf.reduce_mean(self._sample_losses(y, self._pre_activation(x)), axis=-1)
-                    total = tf.reduce_sum(trial_losses)
-                grads = _clip_per_trial(tape.gradient(total, self.variables), self.spec)
-                self.optimizer.apply_gradients(zip(grads, self.variables))
-                loss_sum += trial_losses * float(batch)
+            batch = tf.constant(0)
+            while batch < full:
+                index = tf.slice(order, [0, batch * self.batch_size], [self.n_seeds, self.batch_size])
+                loss_sum += self._step(index)
+                batch += 1
+            if rest:
+                loss_sum += self._step(order[:, full * self.batch_size :])
             epoch_loss = loss_sum / float(self.n_train)
             change = tf.add_n([_per_trial_sum(tf.square(v - s)) for v, s in zip(self.variables, start)])
             ok = tf.math.is_finite(epoch_loss)
