@@ -31,7 +31,7 @@ reproduce: setup
 test: setup-test
 	$(BIN)/python -m pytest
 
-## Speed of the engine against per-trial model.fit, and its cost per trial by stack (numbers quoted in the README).
+## Speed of the engine against per-trial model.fit, its cost per trial by stack and its roofline (numbers quoted in the README).
 bench: setup
 	$(BIN)/python -m lossatlas.training.bench --trials 1000 --fit-trials 5 --scaling
 

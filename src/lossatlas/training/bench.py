@@ -14,6 +14,13 @@ Part 2 (``--scaling``): the engine's cost per trial (100 epochs, evaluated every
 default grid is) for T = 100, 1,000 and 10,000 trials, for Dense(1) and the MLP (two hidden layers
 of 32), each as one cell (sigmoid + MSE) and as a 25-cell stack (5 losses x 5 output activations,
 as one job of the grid trains them), compiled as the workflow compiles them (XLA for the MLP).
+
+Part 3 (``--scaling``), the roofline, each a ratio of two things timed in this process after their
+graphs are compiled: the FLOP/s of the engine's training steps on a 1,000-trial MLP stack (the
+matmuls' multiply-adds of forward and backward passes counted, :func:`mlp_step_flops`) against
+TensorFlow's batched matmuls of the same shapes run alone; and a Dense(1) stack's time per step
+against its arithmetic (:func:`dense_step_flops`) at the matmul rate just measured, so that what is
+left is the fixed cost of a step.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import numpy as np
 from lossatlas.data.datasets import DatasetSpec, generate
 from lossatlas.design.study import LOSSES, ModelSpec, OptimizerSpec
 from lossatlas.training import engine, reference
-from lossatlas.training.backend import keras
+from lossatlas.training.backend import keras, tf
 
 EXAMPLES = (
     ("example 1", "seed_large", "mse", "linear"),
@@ -86,6 +93,78 @@ def scaling(trials: int, model: ModelSpec, cells: int, epochs: int = 100, eval_e
     return (time.perf_counter() - started) / trainer.n_trials
 
 
+def mlp_step_flops(model: ModelSpec, n_inputs: int, batch: int) -> int:
+    """Floating-point operations of the matmuls of one training step of one trial (2 per
+    multiply-add): each layer's forward product and its kernel's gradient, and the gradient to each
+    layer's input but the first's."""
+    sizes = [n_inputs, *model.layer_sizes]
+    products = [fan_in * fan_out for fan_in, fan_out in zip(sizes, sizes[1:])]
+    return 2 * batch * (2 * sum(products) + sum(products[1:]))
+
+
+def dense_step_flops(n_inputs: int, batch: int) -> int:
+    """Arithmetic of one Adam step of one Dense(1) trial with MSE: the forward product and bias
+    (2d + 1 per sample), the error, its square and mean (3 per sample), the gradient to the output
+    (2 per sample), the kernel's and bias's gradients (2d + 1 per sample) and Adam's update
+    (about 12 per parameter)."""
+    return batch * (4 * n_inputs + 7) + 12 * (n_inputs + 1)
+
+
+def _seconds_per_call(function, calls: int) -> float:
+    function()  # compiled and warmed, not timed
+    started = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - started) / calls
+
+
+def matmul_flops_per_second(trials: int, model: ModelSpec, n_inputs: int, batch: int, repeats: int = 50) -> float:
+    """FLOP/s of TensorFlow's batched matmuls of the shapes of :func:`mlp_step_flops`, alone."""
+    sizes = [n_inputs, *model.layer_sizes]
+    rng = np.random.default_rng(0)
+    kernels = [tf.constant(rng.normal(size=(trials, a, b)).astype(np.float32)) for a, b in zip(sizes, sizes[1:])]
+    inputs = [tf.constant(rng.normal(size=(trials, batch, a)).astype(np.float32)) for a in sizes[:-1]]
+    outputs = [tf.constant(rng.normal(size=(trials, batch, b)).astype(np.float32)) for b in sizes[1:]]
+
+    def products():  # one step's products, returned whole so that none is computed only in part
+        results = []
+        for layer, (kernel, x, dz) in enumerate(zip(kernels, inputs, outputs)):
+            results.append(tf.matmul(x, kernel))  # forward
+            results.append(tf.matmul(x, dz, transpose_a=True))  # kernel gradient
+            if layer:
+                results.append(tf.matmul(dz, kernel, transpose_b=True))  # input gradient
+        return results
+
+    # The faster of TensorFlow's own kernels and XLA's.
+    seconds = min(_seconds_per_call(tf.function(products, jit_compile=jit), repeats) for jit in (False, True))
+    return trials * mlp_step_flops(model, n_inputs, batch) / seconds
+
+
+def engine_seconds_per_step(trials: int, model: ModelSpec, epochs: int = 20) -> tuple[float, int, int]:
+    """Seconds per training step of a one-cell (sigmoid + MSE) stack of ``trials`` trials on
+    seed_small, compiled as the workflow compiles a horizon run (XLA), timed after a warm-up call;
+    also its inputs and batch size."""
+    data, seeds, initial = stack_inputs("seed_small", model, trials)
+    trainer = engine.StackTrainer(data, model, [("mse", "sigmoid")], ADAM, initial, seeds, jit_compile=True)
+    steps = epochs * -(-trainer.n_train // trainer.batch_size)
+    return _seconds_per_call(lambda: trainer.run(epochs), 3) / steps, data["x_train"].shape[2], trainer.batch_size
+
+
+def roofline(mlp_trials: int = 1000, dense_trials: int = 80) -> list[str]:
+    """The two lines of part 3."""
+    step, n_inputs, batch = engine_seconds_per_step(mlp_trials, MLP)
+    engine_rate = mlp_trials * mlp_step_flops(MLP, n_inputs, batch) / step
+    matmul_rate = matmul_flops_per_second(mlp_trials, MLP, n_inputs, batch)
+    dense_step, n_inputs, batch = engine_seconds_per_step(dense_trials, MODEL)
+    arithmetic = dense_trials * dense_step_flops(n_inputs, batch) / matmul_rate
+    return [
+        f"MLP(32, 32), {mlp_trials:,} trials: the engine's steps run at {engine_rate / 1e9:.1f} GFLOP/s, TensorFlow's "
+        f"batched matmuls of the same shapes alone at {matmul_rate / 1e9:.1f} GFLOP/s: {engine_rate / matmul_rate:.0%} of it.",
+        f"Dense(1), {dense_trials} trials: {dense_step * 1e6:.0f} us per step; its arithmetic at that matmul rate takes "
+        f"{arithmetic * 1e6:.1f} us: {dense_step / arithmetic:.0f}x, the rest is the fixed cost of a step.",
+    ]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=1000, help="trials per example trained by the engine")
@@ -116,6 +195,9 @@ def main(argv=None) -> None:
                 costs = [scaling(trials, model, cells) * 1e3 for trials in (100, 1000, 10000)]
                 label = "1 cell" if cells == 1 else "25 cells"
                 print(f"{model.label:8} {label:10} {costs[0]:8.3f} {costs[1]:8.3f} {costs[2]:9.3f}", flush=True)
+        print("\nRoofline:")
+        for line in roofline():
+            print(line)
 
 
 if __name__ == "__main__":
