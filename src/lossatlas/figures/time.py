@@ -182,13 +182,13 @@ def time_lines(evals: pd.DataFrame, cells: pd.DataFrame, study, group: Mapping, 
     check_columns(cells, CELL_COLUMNS, "cells")
     check_columns(evals, [*CELL, "seed", "step", "test_rmse"], "evals")
     arrays = datasets or {}
-    grouped = {key: part for key, part in evals.groupby(BASE, sort=False)}
+    rows_of = evals.groupby(BASE, sort=False).indices  # the rows of each base cell (only those shown are taken)
     parts = []
     for comparison in plan.comparisons(group):
         chosen = plan.claim_view(cells, comparison, study, tuned)
         for level in group["levels"]:
             for _, row in chosen[chosen["level"] == level].iterrows():
-                part = grouped.get(tuple(str(row[c]) for c in BASE), evals.iloc[0:0])
+                part = evals.iloc[rows_of.get(tuple(str(row[c]) for c in BASE), [])]
                 part = part[np.isclose(part["learning_rate"].astype(float), float(row["learning_rate"]), rtol=1e-9)]
                 if part.empty:
                     continue
