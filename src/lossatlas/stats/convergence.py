@@ -273,19 +273,25 @@ def time_tuned(study, evals, datasets) -> dict[tuple, Halving]:
     A seed whose error is not finite at a point (it diverged) counts as +inf there. Only what was
     measured up to a checkpoint decides there, so the same function follows the halving during
     training and replays it in the aggregation, and both name the same rate."""
+    import pandas as pd
+
     from lossatlas.core.results import CELL, TRIAL, base_key
 
     halvings = {}
     for (experiment, dataset), part in evals.groupby(["experiment", "dataset"], sort=False):
         horizon, steps = study.horizon(experiment, dataset), study.steps_per_epoch(experiment, dataset)
         error = part["validation_rmse"].to_numpy(np.float64) / fit_scale(study, dataset, part, datasets, "validation")
-        wide = part[[*TRIAL, "epoch"]].assign(error=error).set_index([*TRIAL, "epoch"])["error"].unstack("epoch")
-        present = part.groupby([*CELL, "epoch"], sort=False).size().unstack("epoch").notna()
+        measured = part[[*TRIAL, "epoch"]].assign(error=error).set_index([*TRIAL, "epoch"])["error"]
+        wide = measured.unstack("epoch")
+        # Whether each trial was evaluated at each epoch (its error may be NaN there): a cell was
+        # trained to an epoch where any of its trials was.
+        present = pd.Series(True, index=measured.index).unstack("epoch", fill_value=False)
+        present = present.reindex(index=wide.index, columns=wide.columns, fill_value=False).to_numpy(bool)
         epochs, values = wide.columns.to_numpy(), wide.to_numpy(np.float64)
         cells = wide.index.to_frame(index=False)
         bases: dict[tuple, tuple[dict, dict]] = {}
         for key, rows in cells.groupby(CELL, sort=False).indices.items():
-            trained = present.loc[key].reindex(epochs).fillna(False).to_numpy(bool)
+            trained = present[rows].any(axis=0)
             rate = float(key[CELL.index("learning_rate")])
             curves, reach = bases.setdefault(base_key(key), ({}, {}))
             curves[rate] = (epochs[trained], ranked_median(values[rows][:, trained]))
