@@ -479,13 +479,13 @@ class StackTrainer:
         finite = tf.zeros([size, self.n_trials], tf.bool)
         # A while loop on a counter, not `for epoch in tf.range(count)`: XLA would take the range's
         # length as a compile-time constant and compile the graph again for every new count.
+        # The full batches of an epoch run in a loop (one copy of the step in the graph, so it
+        # compiles fast), then the short last batch, if any.
+        full, rest = divmod(self.n_train, self.batch_size)
         epoch = tf.constant(0)
         while epoch < count:
             start = [tf.identity(variable) for variable in self.variables]
-            # The full batches in a loop (one copy of the step in the graph, so it compiles fast),
-            # then the short last batch, if any.
             order = orders[epoch]
-            full, rest = divmod(self.n_train, self.batch_size)
             loss_sum = tf.zeros([self.n_trials])
             batch = tf.constant(0)
             while batch < full:
