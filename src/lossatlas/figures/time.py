@@ -183,6 +183,7 @@ def time_lines(evals: pd.DataFrame, cells: pd.DataFrame, study, group: Mapping, 
     check_columns(evals, [*CELL, "seed", "step", "test_rmse"], "evals")
     arrays = datasets or {}
     rows_of = evals.groupby(BASE, sort=False).indices  # the rows of each base cell (only those shown are taken)
+    evals = evals[["learning_rate", "seed", "step", "test_rmse"]]  # what a line needs: taking rows of every column is slow
     parts = []
     for comparison in plan.comparisons(group):
         chosen = plan.claim_view(cells, comparison, study, tuned)
