@@ -72,11 +72,21 @@ def test_grid_expansion_flags_unreachable_targets_and_packs_jobs():
         "article/mse/job001",
         "article/mse/job002",
         "article/binary_crossentropy/job000",
-        "long/dense1__adam/job000",
+        "long/dense1/job000",
     ]
     packed = [cell for stacks in jobs.values() for stack in stacks for cell in stack.cells]
     assert len(packed) == len(study.cells)  # every cell in exactly one job
     assert study.config["experiments"]["article"]["eval_every"] == 1  # defaults are filled in
+
+
+def test_contexts_of_a_model_share_a_job_up_to_the_cell_limit():
+    # long: 9 cells per context (3 loss/activation pairs x 3 rates); two optimizers give two contexts
+    two = edited(smoke_config(), "experiments.long.optimizers", ["adam", "sgd"])
+    jobs = {job: [stack.optimizer for stack in stacks] for job, stacks in load_study(two).jobs().items() if job.startswith("long/")}
+    assert jobs == {"long/dense1/job000": ["adam", "sgd"]}  # 9 cells < cells_per_job 12: the next context joins
+    split = load_study(edited(two, "training.cells_per_job", 9)).jobs()
+    assert {job: [s.optimizer for s in stacks] for job, stacks in split.items() if job.startswith("long/")} == {
+        "long/dense1/job000": ["adam"], "long/dense1/job001": ["sgd"]}
 
 
 def test_default_config_is_valid():
