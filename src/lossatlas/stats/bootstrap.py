@@ -20,7 +20,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats
 
 from lossatlas.core.seeds import derive_seed
 
@@ -32,6 +31,14 @@ CHUNK_BYTES = 64 * 2**20
 
 #: Keys of :func:`seed_summary` and :func:`seed_summary_many`.
 SEED_SUMMARY_KEYS = ("mean", "ci_low", "ci_high", "median", "iqm", "n_finite", "n_nonfinite")
+
+
+def _scipy_stats():
+    """``scipy.stats``, imported when first needed: importing it takes most of a second, and the
+    training and figure jobs import this module for a few numpy helpers only."""
+    from scipy import stats
+
+    return stats
 
 
 def bootstrap_mean_ci(
@@ -57,7 +64,7 @@ def bootstrap_mean_ci(
         return (mean, mean, mean)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = stats.bootstrap(
+        result = _scipy_stats().bootstrap(
             (values,),
             np.mean,
             n_resamples=n_resamples,
@@ -87,7 +94,7 @@ def bootstrap_curve_ci(
     if values.shape[0] < 2:
         mean = values.mean(axis=0) if values.shape[0] else np.full(epochs, np.nan)
         return (mean, np.full(epochs, np.nan), np.full(epochs, np.nan))
-    result = stats.bootstrap(
+    result = _scipy_stats().bootstrap(
         (values,),
         np.mean,
         axis=0,
@@ -117,7 +124,7 @@ def bootstrap_seed_statistic_ci(
     estimate = float(statistic(np.arange(n_seeds)))
     if n_seeds < 2:
         return (estimate, np.nan, np.nan)
-    result = stats.bootstrap(
+    result = _scipy_stats().bootstrap(
         (np.arange(n_seeds),),
         statistic,
         n_resamples=n_resamples,
@@ -167,7 +174,7 @@ def interquartile_mean(values) -> float:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return np.nan
-    return float(stats.trim_mean(values, 0.25))
+    return float(_scipy_stats().trim_mean(values, 0.25))
 
 
 def seed_summary(values, n_resamples: int, seed: int, confidence: float = CONFIDENCE) -> dict:
@@ -342,7 +349,7 @@ def seed_summary_many(
         rows = np.flatnonzero(n_finite == k)
         sample = values[rows][finite[rows]].reshape(rows.size, k)
         median[rows] = np.median(sample, axis=1)
-        iqm[rows] = stats.trim_mean(sample, 0.25, axis=1)
+        iqm[rows] = _scipy_stats().trim_mean(sample, 0.25, axis=1)
     return {
         "mean": mean,
         "ci_low": low,
