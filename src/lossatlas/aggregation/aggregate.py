@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -87,9 +87,23 @@ def derive_metrics(trials: pd.DataFrame, study: Study, datasets: Mapping[str, Ma
 def metric_matrix(evals: pd.DataFrame, column: str, trials: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """``column`` of ``evals`` as ``(n_trials, n_points)``, rows in the order of ``trials``, columns
     the evaluation epochs (NaN where a trial has no value); returns ``(values, epochs)``."""
-    wide = evals.set_index(TRIAL + ["epoch"])[column].unstack("epoch")
-    index = pd.MultiIndex.from_frame(trials[TRIAL])
-    return wide.reindex(index).to_numpy(np.float64), wide.columns.to_numpy()
+    (values,), epochs = metric_matrices(evals, [column], trials)
+    return values, epochs
+
+
+def metric_matrices(evals: pd.DataFrame, columns: Sequence[str], trials: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`metric_matrix` of each of ``columns`` from one reshaping of ``evals``: the
+    ``(n_trials, n_points)`` arrays in the order of ``columns``, and the evaluation epochs."""
+    wide = evals.set_index(TRIAL + ["epoch"])[list(columns)].unstack("epoch")
+    wide = wide.reindex(pd.MultiIndex.from_frame(trials[TRIAL]))
+    epochs = wide[columns[0]].columns.to_numpy()
+    return [wide[column].reindex(columns=epochs).to_numpy(np.float64) for column in columns], epochs
+
+
+def _rows_by(evals: pd.DataFrame, keys: list[str]) -> Mapping[tuple, np.ndarray]:
+    """The positions of the rows of ``evals`` per value of ``keys`` (a tuple, as groupby gives it):
+    one grouping instead of comparing every row for each group."""
+    return evals.groupby(keys, sort=False, observed=True).indices
 
 
 def progress(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets) -> pd.DataFrame:
@@ -107,9 +121,10 @@ def progress(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, datasets) 
     result = pd.DataFrame(
         {"steps_to_threshold": np.nan, "reached_threshold": False, "stagnated": False}, index=trials.index
     )
+    rows_of = _rows_by(evals, ["experiment", "dataset"])
     for (experiment, dataset), group in trials.groupby(["experiment", "dataset"], sort=False):
         spec = study.experiments[experiment]
-        part = evals[(evals["experiment"] == experiment) & (evals["dataset"] == dataset)]
+        part = evals.iloc[rows_of.get((experiment, dataset), [])]
         rmse, epochs = metric_matrix(part, "test_rmse", group)
         nrmse = rmse / convergence.fit_scale(study, dataset, group, datasets)[:, None]
         steps, reached = survival.steps_to_threshold(
@@ -149,14 +164,16 @@ def horizon_statuses(trials: pd.DataFrame, evals: pd.DataFrame, study: Study, da
     rows = []
     horizon_experiments = [label for label, spec in study.experiments.items() if spec.horizon]
     selected = trials[trials["experiment"].isin(horizon_experiments)]
-    for (experiment, dataset, model, optimizer), context in selected.groupby(["experiment", "dataset", "model", "optimizer"], sort=False):
+    contexts = ["experiment", "dataset", "model", "optimizer"]
+    horizon_evals = evals[evals["experiment"].isin(horizon_experiments)]
+    rows_of = _rows_by(horizon_evals, contexts)
+    for key, context in selected.groupby(contexts, sort=False):
+        experiment, dataset, model, optimizer = key
         horizon = study.horizon(experiment, dataset)
         steps = study.steps_per_epoch(experiment, dataset)
-        part = evals[(evals["experiment"] == experiment) & (evals["dataset"] == dataset) & (evals["model"] == model)
-                     & (evals["optimizer"] == optimizer)]
-        rmse, epochs = metric_matrix(part, "test_rmse", context)
+        part = horizon_evals.iloc[rows_of.get(key, [])]
+        (rmse, saturation, updates), epochs = metric_matrices(part, ["test_rmse", "output_saturation", "update_norm"], context)
         error = rmse / convergence.fit_scale(study, dataset, context, datasets)[:, None]
-        saturation, updates = (metric_matrix(part, name, context)[0] for name in ("output_saturation", "update_norm"))
         first_update = context["first_epoch_update_norm"].to_numpy(np.float64)
         halvings = convergence.time_tuned(study, part, datasets) if study.experiments[experiment].tune else {}
         positions = context.groupby(CELL, sort=False).indices
