@@ -49,13 +49,23 @@ def figure_data(figures):
     return {name: str(Path(path).with_suffix(".csv")) for name, path in figures.items()}
 
 
-def figure_outputs(dataset, experiment):
-    """figure_files, marked for Snakemake's own report."""
-    return {
-        kind: report(path, caption=caption(kind), category="Figures", subcategory="{dataset} / {experiment}",
-                     labels={"dataset": "{dataset}", "experiment": "{experiment}", "figure": kind})
+def marked(path, kind, dataset, experiment):
+    """A curve figure's SVG marked for Snakemake's own report."""
+    return report(path, caption=caption(kind), category="Figures", subcategory=f"{dataset} / {experiment}",
+                  labels={"dataset": dataset, "experiment": experiment, "figure": kind})
+
+
+def curve_figure_outputs():
+    """Every curve figure's SVG (figure_files of each dataset and experiment of the report), marked
+    for Snakemake's own report, then the CSV of its numbers."""
+    figures = [
+        marked(path, kind, dataset, experiment)
+        for dataset in REPORT_DATASETS for experiment in CURVE_EXPERIMENTS[dataset]
         for kind, path in figure_files(dataset, experiment).items()
-    }
+    ]
+    data = [path for dataset in REPORT_DATASETS for experiment in CURVE_EXPERIMENTS[dataset]
+            for path in figure_data(figure_files(dataset, experiment)).values()]
+    return figures + data
 
 
 def table_key(path):
@@ -76,34 +86,32 @@ BENCHMARKS = [
     *(RESULTS / "benchmarks" / "article" / f"{chunk}.tsv" for chunk in STUDY.article_jobs()),
     RESULTS / "benchmarks" / "aggregate.tsv",
     RESULTS / "benchmarks" / "analysis.tsv",
-    *(RESULTS / "benchmarks" / "figures" / d / f"{e}.tsv" for d in REPORT_DATASETS for e in CURVE_EXPERIMENTS[d]),
+    RESULTS / "benchmarks" / "figures" / "curves.tsv",
     RESULTS / "benchmarks" / "figures" / "study.tsv",
 ]
 
 
 rule figures:
-    """Curves of one dataset in one experiment with 95% CI bands, at the evaluation points: training
-    loss (one panel per loss, with each loss's floor from the floors table) and test RMSE (with the
-    noise level where it is known)."""
+    """Curves of each dataset in each of its experiments (CURVE_EXPERIMENTS) with 95% CI bands, at the
+    evaluation points: training loss (one panel per loss, with each loss's floor from the floors
+    table) and test RMSE (with the noise level where it is known); one job, the tables read once."""
     input:
         curves=rules.aggregate.output.curves,
         floors=rules.aggregate.output.floors,
     output:
-        **figure_outputs("{dataset}", "{experiment}"),
-        # The numbers each figure plots, as CSV next to it (lossatlas.figures.save_figure).
-        **{f"{kind}_data": path for kind, path in figure_data(figure_files("{dataset}", "{experiment}")).items()},
+        # Each SVG, then the numbers it plots as CSV next to it (lossatlas.figures.save_figure).
+        curve_figure_outputs(),
     params:
-        noise_sd=lambda wildcards: STUDY.datasets[wildcards.dataset].noise_sd,
+        figures={dataset: {experiment: figure_files(dataset, experiment) for experiment in CURVE_EXPERIMENTS[dataset]}
+                 for dataset in REPORT_DATASETS},
+        noise_sd={dataset: STUDY.datasets[dataset].noise_sd for dataset in REPORT_DATASETS},
         code=code_hash("figures.py"),
     conda:
         "../../environment.yml"
     log:
-        RESULTS / "logs" / "figures" / "{dataset}" / "{experiment}.log",
+        RESULTS / "logs" / "figures" / "curves.log",
     benchmark:
-        RESULTS / "benchmarks" / "figures" / "{dataset}" / "{experiment}.tsv"
-    wildcard_constraints:
-        dataset="|".join(map(re.escape, REPORT_DATASETS)),
-        experiment="|".join(map(re.escape, STUDY.experiments)),
+        RESULTS / "benchmarks" / "figures" / "curves.tsv"
     script:
         "../scripts/figures.py"
 

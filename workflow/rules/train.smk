@@ -16,7 +16,8 @@ rule train:
         RESULTS / "benchmarks" / "train" / "{experiment}" / "{group}" / "{job}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
+        # the default run's largest jobs peak at about 1.7 GB (results/benchmarks/train)
+        mem_mb=3000,
         runtime=60,
     script:
         "../scripts/train.py"

@@ -25,12 +25,10 @@ with log_to(snakemake.log[0]):
             datasets=dict(zip(snakemake.params.datasets, zip(snakemake.input.data, snakemake.input.manifests))),
         )
     else:
-        figures.write_figures(
+        figures.write_curve_figures(
             snakemake.input.curves,
             snakemake.input.floors,
-            snakemake.wildcards.dataset,
-            snakemake.wildcards.experiment,
-            outputs=dict(snakemake.output.items()),
+            snakemake.params.figures,
             noise_sd=snakemake.params.noise_sd,
             study=study,
         )

@@ -278,15 +278,14 @@ class Study:
         return stacks
 
     def jobs(self) -> dict[str, list[Stack]]:
-        """Training jobs by id ``{experiment}/{group}/job{k:03d}``: ``group`` is the loss for a plain
-        experiment and the model for a tuned or horizon one (whose stacks each hold a whole context:
-        model, optimizer and data shape); whole stacks are packed in grid order until a job holds at
-        least ``training.cells_per_job`` cells (fewer jobs: each pays TensorFlow's start once)."""
+        """Training jobs by id ``{experiment}/{model}/job{k:03d}``: the stacks of one experiment and
+        model (a tuned or horizon experiment's each hold a whole context: model, optimizer and data
+        shape) packed in grid order until a job holds at least ``training.cells_per_job`` cells
+        (fewer jobs: each pays TensorFlow's start once)."""
         limit = self.config["training"]["cells_per_job"]
         groups: dict[str, list[list[Stack]]] = {}
         for stack in self.stacks():
-            group = stack.model if self.experiments[stack.experiment].by_context else stack.losses[0]
-            packed = groups.setdefault(f"{stack.experiment}/{group}", [[]])
+            packed = groups.setdefault(f"{stack.experiment}/{stack.model}", [[]])
             if sum(len(s.cells) for s in packed[-1]) >= limit:
                 packed.append([])
             packed[-1].append(stack)

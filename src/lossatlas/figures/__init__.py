@@ -5,7 +5,7 @@ sensitivity, and why cells fail at the budget.
 Plot functions take slices of the results tables and return ``(fig, axes, data)``, ``data`` the
 numbers they plot as a tidy frame (a row per point, square or line drawn); they never write files.
 :func:`save_svg` writes a figure as deterministic SVG with its text as text, :func:`save_figure`
-also its data as CSV next to it (``<figure>.csv``). :func:`write_figures` and
+also its data as CSV next to it (``<figure>.csv``). :func:`write_curve_figures` and
 :func:`write_study_figures` are the entry points of the workflow's figure rules. Which figures a
 study gets is decided by :mod:`lossatlas.design.plan`, from the config alone.
 
@@ -26,7 +26,7 @@ from lossatlas.figures.mechanism import plot_mechanism
 from lossatlas.figures.scale import SCALE_METRICS, plot_gradient_curves, plot_nrmse_vs_scale, plot_scale_diagnostics
 from lossatlas.figures.style import STYLE, figure_data_path, round_path_data, save_figure, save_svg
 from lossatlas.figures.time import plot_lr_sensitivity, plot_time_to_target, time_lines
-from lossatlas.figures.write import write_figures, write_study_figures
+from lossatlas.figures.write import write_curve_figures, write_figures, write_study_figures
 
 __all__ = [
     "SCALE_METRICS",
@@ -47,6 +47,7 @@ __all__ = [
     "save_figure",
     "save_svg",
     "time_lines",
+    "write_curve_figures",
     "write_figures",
     "write_study_figures",
 ]

@@ -1,7 +1,8 @@
 """The entry points of the figure rules: read the results tables, draw, save as SVG with the numbers
 each figure plots as CSV next to it (``<figure>.csv``, :func:`lossatlas.figures.style.save_figure`).
 
-:func:`write_figures` makes the curve figures of one dataset and experiment (rule ``figures``),
+:func:`write_curve_figures` makes the curve figures of every dataset and experiment (rule ``figures``;
+:func:`write_figures` those of one),
 :func:`write_study_figures` the study-wide ones of :func:`lossatlas.design.plan.study_figures` (rule
 ``study_figures``). Every table is read with :func:`lossatlas.core.results.read`, cell labels as text and
 the learning rate as a number; every figure that shows one rate per cell shows the default view
@@ -60,23 +61,39 @@ def write_figures(
         study: the study: the curves drawn are its default view, and those of a horizon experiment
             get its budget marked; None: every curve of the table, no budget.
     """
-    curves = results.read(curves_path, "curves")
-    curves = curves[(curves["dataset"] == dataset) & (curves["experiment"] == experiment)]
-    budget = None
-    if study is not None:
-        curves = at_default(curves, study)
-        spec = study.experiments.get(experiment)
-        budget = spec.epochs if spec is not None and spec.horizon else None
-    if curves.empty:
-        raise ValueError(f"{curves_path} has no curves for dataset {dataset!r} in experiment {experiment!r}")
-    missing = [kind for kind in CURVE_FIGURES if kind not in outputs]
-    if missing:
-        raise ValueError(f"no output path for figure(s) {', '.join(missing)}")
-    floors = floor_values(results.read(floors_path, "floors"), dataset, experiment)
-    fig, _, data = plot_loss_curves(curves, floors, budget=budget)
-    save_figure(fig, data, outputs["loss_curves"])
-    fig, _, data = plot_test_rmse(curves, noise_sd, budget=budget)
-    save_figure(fig, data, outputs["test_rmse"])
+    write_curve_figures(curves_path, floors_path, {dataset: {experiment: outputs}}, {dataset: noise_sd}, study)
+
+
+def write_curve_figures(
+    curves_path: str | os.PathLike,
+    floors_path: str | os.PathLike,
+    figures: Mapping[str, Mapping[str, Mapping[str, str | os.PathLike]]],
+    noise_sd: Mapping[str, float | None],
+    study=None,
+) -> None:
+    """:func:`write_figures` for every dataset and experiment of ``figures`` (dataset -> experiment
+    -> its ``outputs``; ``noise_sd``: dataset -> its noise sd or None), the two tables read once
+    (rule ``figures``: one process draws every curve figure)."""
+    all_curves = results.read(curves_path, "curves")
+    all_floors = results.read(floors_path, "floors")
+    for dataset, experiments in figures.items():
+        for experiment, outputs in experiments.items():
+            curves = all_curves[(all_curves["dataset"] == dataset) & (all_curves["experiment"] == experiment)]
+            budget = None
+            if study is not None:
+                curves = at_default(curves, study)
+                spec = study.experiments.get(experiment)
+                budget = spec.epochs if spec is not None and spec.horizon else None
+            if curves.empty:
+                raise ValueError(f"{curves_path} has no curves for dataset {dataset!r} in experiment {experiment!r}")
+            missing = [kind for kind in CURVE_FIGURES if kind not in outputs]
+            if missing:
+                raise ValueError(f"no output path for figure(s) {', '.join(missing)}")
+            floors = floor_values(all_floors, dataset, experiment)
+            fig, _, data = plot_loss_curves(curves, floors, budget=budget)
+            save_figure(fig, data, outputs["loss_curves"])
+            fig, _, data = plot_test_rmse(curves, noise_sd.get(dataset), budget=budget)
+            save_figure(fig, data, outputs["test_rmse"])
 
 
 def matches(frame: pd.DataFrame, spec: Mapping, columns: Sequence[str]) -> pd.Series:
