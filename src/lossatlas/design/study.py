@@ -10,11 +10,11 @@ Vocabulary:
     context: the cells of one (experiment, dataset, model, optimizer). A tuned experiment chooses
         and extends its learning rates per cell, and a horizon experiment's stall rule compares a
         cell with the fastest of its context, so such an experiment is trained whole contexts per
-        job: one job per (experiment, model, optimizer), its datasets stacked together where their
-        shapes allow (the long tail of a horizon then shares its steps' fixed costs).
-    job: one Snakemake training job: for a plain experiment, whole stacks of one loss (so that
-        changing one loss re-runs only that loss's jobs); for a tuned or horizon one, the stacks of
-        one (model, optimizer).
+        job, its datasets stacked together where their shapes allow (the long tail of a horizon
+        then shares its steps' fixed costs).
+    job: one Snakemake training job: whole stacks of one (experiment, model), packed up to
+        ``training.cells_per_job`` cells (each job pays TensorFlow's start and each stack its
+        compile once, so fewer and larger ones are faster).
 
 No TensorFlow here; :mod:`lossatlas.design.config` builds a :class:`Study` from a config.
 """
@@ -261,15 +261,15 @@ class Study:
 
     def stacks(self) -> list[Stack]:
         """The stacks of the grid, in grid order: per (experiment, model, optimizer) and data shape,
-        and per loss for plain experiments. A plain stack holds at most ``training.cells_per_job``
-        cells (a larger one is split)."""
+        every loss and output activation in one stack (one graph, compiled once). A plain stack
+        holds at most ``training.cells_per_job`` cells (a larger one is split)."""
         limit = self.config["training"]["cells_per_job"]
         grouped: dict[tuple, list[Cell]] = {}
         for cell in self.cells:
             experiment = self.experiments[cell.experiment]
             spec = self.datasets[cell.dataset]
             shape = (spec.n_train, spec.n_validation, spec.n_test, spec.n_features)
-            split = shape if experiment.by_context else (cell.loss, shape)
+            split = shape
             grouped.setdefault((cell.experiment, cell.model, cell.optimizer, split), []).append(cell)
         stacks = []
         for (experiment, model, optimizer, _), cells in grouped.items():
