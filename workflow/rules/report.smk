@@ -1,5 +1,4 @@
 import os
-import re
 
 import lossatlas.design.plan as lossatlas_plan
 
@@ -43,6 +42,14 @@ def figure_files(dataset, experiment):
     return {kind: str(directory / f"{kind}.svg") for kind in lossatlas_plan.CURVE_FIGURES}
 
 
+# dataset -> experiment -> figure kind -> SVG path of every curve figure of the report.
+CURVE_FIGURES = {dataset: {experiment: figure_files(dataset, experiment) for experiment in CURVE_EXPERIMENTS[dataset]}
+                 for dataset in REPORT_DATASETS}
+# (dataset, experiment, kind, SVG path) of each of them, in report order.
+CURVE_FIGURE_LIST = [(dataset, experiment, kind, path) for dataset, experiments in CURVE_FIGURES.items()
+                     for experiment, files in experiments.items() for kind, path in files.items()]
+
+
 def figure_data(figures):
     """The CSV of the numbers each figure plots, next to its SVG (name -> SVG path, as figure_files
     and STUDY_FIGURES give them): name -> CSV path (lossatlas.figures.figure_data_path)."""
@@ -58,14 +65,8 @@ def marked(path, kind, dataset, experiment):
 def curve_figure_outputs():
     """Every curve figure's SVG (figure_files of each dataset and experiment of the report), marked
     for Snakemake's own report, then the CSV of its numbers."""
-    figures = [
-        marked(path, kind, dataset, experiment)
-        for dataset in REPORT_DATASETS for experiment in CURVE_EXPERIMENTS[dataset]
-        for kind, path in figure_files(dataset, experiment).items()
-    ]
-    data = [path for dataset in REPORT_DATASETS for experiment in CURVE_EXPERIMENTS[dataset]
-            for path in figure_data(figure_files(dataset, experiment)).values()]
-    return figures + data
+    figures = [marked(path, kind, dataset, experiment) for dataset, experiment, kind, path in CURVE_FIGURE_LIST]
+    return figures + [str(Path(path).with_suffix(".csv")) for *_, path in CURVE_FIGURE_LIST]
 
 
 def table_key(path):
@@ -102,8 +103,7 @@ rule figures:
         # Each SVG, then the numbers it plots as CSV next to it (lossatlas.figures.save_figure).
         curve_figure_outputs(),
     params:
-        figures={dataset: {experiment: figure_files(dataset, experiment) for experiment in CURVE_EXPERIMENTS[dataset]}
-                 for dataset in REPORT_DATASETS},
+        figures=CURVE_FIGURES,
         noise_sd={dataset: STUDY.datasets[dataset].noise_sd for dataset in REPORT_DATASETS},
         code=code_hash("figures.py"),
     conda:
@@ -177,17 +177,11 @@ rule report:
         remedies=rules.analysis.output.remedies,
         findings=rules.analysis.output.findings,
         claims=config["claims"],
-        figures=[
-            path
-            for dataset in REPORT_DATASETS
-            for experiment in CURVE_EXPERIMENTS[dataset]
-            for path in figure_files(dataset, experiment).values()
-        ],
+        figures=[path for *_, path in CURVE_FIGURE_LIST],
         study_figures=list(STUDY_FIGURES.values()),
         # Each figure links the CSV of its numbers (and names its columns).
         figure_data=[
-            *(path for dataset in REPORT_DATASETS for experiment in CURVE_EXPERIMENTS[dataset]
-              for path in figure_data(figure_files(dataset, experiment)).values()),
+            *(str(Path(path).with_suffix(".csv")) for *_, path in CURVE_FIGURE_LIST),
             *figure_data(STUDY_FIGURES).values(),
         ],
         benchmarks=BENCHMARKS,
@@ -212,10 +206,7 @@ rule report:
         # What the report was built from, for `make verify` (lossatlas.report.rebuild_tables).
         inputs=RESULTS / "report" / "inputs.json",
     params:
-        figures={
-            dataset: {experiment: figure_files(dataset, experiment) for experiment in CURVE_EXPERIMENTS[dataset]}
-            for dataset in REPORT_DATASETS
-        },
+        figures=CURVE_FIGURES,
         study_figures=STUDY_FIGURES,
         # The workflow's checkout (for the commit), where the templates live: <repo>/report/paper.html.j2 and supplement.html.j2.
         repo=lambda wildcards, input: str(Path(input.template).parent.parent),

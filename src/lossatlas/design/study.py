@@ -266,11 +266,9 @@ class Study:
         limit = self.config["training"]["cells_per_job"]
         grouped: dict[tuple, list[Cell]] = {}
         for cell in self.cells:
-            experiment = self.experiments[cell.experiment]
             spec = self.datasets[cell.dataset]
             shape = (spec.n_train, spec.n_validation, spec.n_test, spec.n_features)
-            split = shape
-            grouped.setdefault((cell.experiment, cell.model, cell.optimizer, split), []).append(cell)
+            grouped.setdefault((cell.experiment, cell.model, cell.optimizer, shape), []).append(cell)
         stacks = []
         for (experiment, model, optimizer, _), cells in grouped.items():
             size = len(cells) if self.experiments[experiment].by_context else limit
