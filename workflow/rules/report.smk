@@ -56,6 +56,10 @@ def figure_data(figures):
     return {name: str(Path(path).with_suffix(".csv")) for name, path in figures.items()}
 
 
+# The CSV of each curve figure, in the order of CURVE_FIGURE_LIST.
+CURVE_FIGURE_DATA = [str(Path(path).with_suffix(".csv")) for *_, path in CURVE_FIGURE_LIST]
+
+
 def marked(path, kind, dataset, experiment):
     """A curve figure's SVG marked for Snakemake's own report."""
     return report(path, caption=caption(kind), category="Figures", subcategory=f"{dataset} / {experiment}",
@@ -66,7 +70,7 @@ def curve_figure_outputs():
     """Every curve figure's SVG (figure_files of each dataset and experiment of the report), marked
     for Snakemake's own report, then the CSV of its numbers."""
     figures = [marked(path, kind, dataset, experiment) for dataset, experiment, kind, path in CURVE_FIGURE_LIST]
-    return figures + [str(Path(path).with_suffix(".csv")) for *_, path in CURVE_FIGURE_LIST]
+    return figures + CURVE_FIGURE_DATA
 
 
 def table_key(path):
@@ -181,7 +185,7 @@ rule report:
         study_figures=list(STUDY_FIGURES.values()),
         # Each figure links the CSV of its numbers (and names its columns).
         figure_data=[
-            *(str(Path(path).with_suffix(".csv")) for *_, path in CURVE_FIGURE_LIST),
+            *CURVE_FIGURE_DATA,
             *figure_data(STUDY_FIGURES).values(),
         ],
         benchmarks=BENCHMARKS,

@@ -16,7 +16,7 @@ rule train:
         RESULTS / "benchmarks" / "train" / "{experiment}" / "{group}" / "{job}.tsv"
     threads: 1
     resources:
-        # the default run's largest jobs peak at about 1.7 GB (results/benchmarks/train)
+        # the default run's largest jobs peak at about 2.1 GB (results/benchmarks/train)
         mem_mb=3000,
         runtime=60,
     script:
