@@ -96,8 +96,8 @@ def metric_matrices(evals: pd.DataFrame, columns: Sequence[str], trials: pd.Data
     ``(n_trials, n_points)`` arrays in the order of ``columns``, and the evaluation epochs."""
     wide = evals.set_index(TRIAL + ["epoch"])[list(columns)].unstack("epoch")
     wide = wide.reindex(pd.MultiIndex.from_frame(trials[TRIAL]))
-    epochs = wide[columns[0]].columns.to_numpy()
-    return [wide[column].reindex(columns=epochs).to_numpy(np.float64) for column in columns], epochs
+    # unstack gives every column the same evaluation epochs, in order
+    return [wide[column].to_numpy(np.float64) for column in columns], wide[columns[0]].columns.to_numpy()
 
 
 def _rows_by(evals: pd.DataFrame, keys: list[str]) -> Mapping[tuple, np.ndarray]:
