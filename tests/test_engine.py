@@ -231,6 +231,21 @@ def test_seeds_pair_cells_and_fix_the_initial_weights():
     np.testing.assert_array_equal(np.concatenate([chunks.next(1), chunks.next(3)]), orders)
 
 
+def test_batch_orders_are_stable_argsorts_of_each_streams_keys_however_drawn():
+    """Each order is the stable argsort of the seed's next float32 keys (ties by position: 30,000
+    keys of 2**24 values have some), and drawing the keys in blocks of 3 epochs or 100 gives the same."""
+    keys = np.random.default_rng(0).random((3, 30000), dtype=np.float32)
+    assert len(np.unique(keys)) < keys.size
+    np.testing.assert_array_equal(engine._permutations(keys.copy()), np.argsort(keys, axis=-1, kind="stable"))
+    seeds = [7, 8, 7]
+    whole, small = engine.BatchOrders(seeds, 300), engine.BatchOrders(seeds, 300, block=3)
+    expected = whole.next(10)
+    np.testing.assert_array_equal(np.concatenate([small.next(4), small.next(1), small.next(5)]), expected)
+    stream = np.random.default_rng(engine.derive_seed(8, "batches"))
+    np.testing.assert_array_equal(expected[:, 1], np.argsort(stream.random((10, 300), dtype=np.float32), axis=-1, kind="stable"))
+    np.testing.assert_array_equal(expected[:, 0], expected[:, 2])
+
+
 @pytest.mark.slow
 def test_trials_of_several_trainers_go_on_as_one_stack():
     """Two sweeps trained to epoch 5 separately, then some of their trials adopted by one new trainer

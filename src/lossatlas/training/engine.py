@@ -140,48 +140,52 @@ def initial_weights(model: ModelSpec, n_inputs: int, seeds: Sequence[int]) -> li
 
 
 class BatchOrders:
-    """The sample order of every epoch, one random permutation per seed and epoch, drawn in blocks.
+    """The sample order of every epoch, one random permutation per seed and epoch, drawn in blocks
+    of ``block`` epochs (by default, the most one graph call runs).
 
     Each distinct seed has its own random stream, consumed in epoch order, so the orders of epochs
-    ``a..b`` are the same however the epochs are split into calls; replicates that share a seed
-    share their orders.
+    ``a..b`` are the same however the epochs are split into calls or blocks; replicates that share a
+    seed share their orders.
     """
 
-    def __init__(self, seeds: Sequence[int], n_samples: int, block: int = 100):
+    def __init__(self, seeds: Sequence[int], n_samples: int, block: int = EPOCHS_PER_CALL):
         self.n_samples, self.block = n_samples, block
         unique, self.index = np.unique(np.asarray(seeds, np.int64), return_inverse=True)
         self.streams = [np.random.default_rng(derive_seed(int(seed), "batches")) for seed in unique]
-        self.buffer = np.empty((0, len(unique), n_samples), np.int32)
+        self.buffer = np.empty((len(unique), 0, n_samples), np.int32)  # (distinct seeds, epochs, n)
 
     def next(self, epochs: int) -> np.ndarray:
         """The orders of the next ``epochs`` epochs: int32 ``(epochs, S, n_samples)``."""
-        if self.buffer.shape[0] < epochs:
-            size = max(self.block, epochs - self.buffer.shape[0])
-            keys = np.stack([stream.random((size, self.n_samples), dtype=np.float32) for stream in self.streams], axis=1)
-            self.buffer = np.concatenate([self.buffer, permutations(keys)])
-        orders, self.buffer = self.buffer[:epochs], self.buffer[epochs:]
-        return orders[:, self.index, :]
+        if self.buffer.shape[1] < epochs:
+            size = max(self.block, epochs - self.buffer.shape[1])
+            keys = np.empty((len(self.streams), size, self.n_samples), np.float32)
+            for stream, rows in zip(self.streams, keys):
+                stream.random(dtype=np.float32, out=rows)
+            drawn = _permutations(keys)
+            self.buffer = np.concatenate([self.buffer, drawn], axis=1) if self.buffer.shape[1] else drawn
+        orders, self.buffer = self.buffer[self.index, :epochs], self.buffer[:, epochs:]
+        return orders.transpose(1, 0, 2)
 
 
-def permutations(keys: np.ndarray) -> np.ndarray:
-    """``np.argsort(keys, axis=-1, kind="stable")`` for float32 ``keys`` in [0, 1) drawn by NumPy's
-    ``random(dtype=float32)`` (multiples of 2**-24), as int32, several times faster: each key and its
+def _permutations(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, axis=-1, kind="stable")`` as int32 for float32 ``keys`` drawn by NumPy's
+    ``random(dtype=float32)`` (multiples of 2**-24 in [0, 1)), several times faster: each key and its
     position are packed into one integer (the key's 24 bits above the position's), so a plain sort of
-    distinct integers orders equal keys by position, as a stable sort does."""
+    distinct integers orders equal keys by position, as a stable sort does. Overwrites ``keys``."""
     n = keys.shape[-1]
     position_bits = max(1, int(n - 1).bit_length())
     dtype = np.uint32 if 24 + position_bits <= 32 else np.uint64
-    scaled = keys * np.float32(2**24)
-    if not np.array_equal(scaled, np.floor(scaled)) or (keys.size and (keys.min() < 0 or keys.max() >= 1)):
-        raise ValueError("keys must be float32 multiples of 2**-24 in [0, 1)")
-    packed = (scaled.astype(dtype) << dtype(position_bits)) | np.arange(n, dtype=dtype)
+    packed = np.multiply(keys, np.float32(2**24), out=keys).astype(dtype)
+    packed <<= dtype(position_bits)
+    packed |= np.arange(n, dtype=dtype)
     packed.sort(axis=-1)
-    return (packed & dtype((1 << position_bits) - 1)).astype(np.int32)
+    packed &= dtype((1 << position_bits) - 1)
+    return packed.view(np.int32) if dtype == np.uint32 else packed.astype(np.int32)
 
 
 def batch_orders(seeds: Sequence[int], n_samples: int, epochs: int) -> np.ndarray:
     """The sample orders of the first ``epochs`` epochs: int32 ``(epochs, S, n_samples)`` (:class:`BatchOrders`)."""
-    return BatchOrders(seeds, n_samples).next(epochs)
+    return np.ascontiguousarray(BatchOrders(seeds, n_samples).next(epochs))
 
 
 @dataclasses.dataclass
@@ -362,9 +366,10 @@ class StackTrainer:
         self.diverged_epoch = np.zeros(self.n_trials, np.int64)
         order_spec = tf.TensorSpec([self.epochs_per_call, self.n_seeds, self.n_train], tf.int32)
         self._chunk = tf.function(
-            self._train_chunk, input_signature=[order_spec, tf.TensorSpec([], tf.int32)], jit_compile=self.jit_compile
+            self._train_chunk, input_signature=[order_spec, tf.TensorSpec([], tf.int32)], jit_compile=self.jit_compile,
+            autograph=False,
         )
-        self._probe = tf.function(self._probe_graph, jit_compile=self.jit_compile)
+        self._probe = tf.function(self._probe_graph, jit_compile=self.jit_compile, autograph=False)
 
     def state(self, positions: Sequence[int]) -> dict:
         """The training state of the trials at ``positions``: weights, initial weights, per-trial
@@ -474,24 +479,21 @@ class StackTrainer:
         the norm of the epoch's parameter change, and whether every weight and the loss are finite
         (rows past ``count`` are zero)."""
         size = orders.shape[0]
-        losses = tf.zeros([size, self.n_trials])
-        updates = tf.zeros([size, self.n_trials])
-        finite = tf.zeros([size, self.n_trials], tf.bool)
-        # A while loop on a counter, not `for epoch in tf.range(count)`: XLA would take the range's
-        # length as a compile-time constant and compile the graph again for every new count.
-        # The full batches of an epoch run in a loop (one copy of the step in the graph, so it
-        # compiles fast), then the short last batch, if any.
+        # Loops on counters, not `for epoch in tf.range(count)`: XLA would take the range's length as
+        # a compile-time constant and compile the graph again for every new count. The full batches
+        # of an epoch run in a loop (one copy of the step in the graph, so it compiles fast), then
+        # the short last batch, if any. Written as `tf.while_loop`s so that tracing needs no AutoGraph.
         full, rest = divmod(self.n_train, self.batch_size)
-        epoch = tf.constant(0)
-        while epoch < count:
+
+        def epoch_body(epoch, losses, updates, finite):
             start = [tf.identity(variable) for variable in self.variables]
             order = orders[epoch]
-            loss_sum = tf.zeros([self.n_trials])
-            batch = tf.constant(0)
-            while batch < full:
+
+            def batch_body(batch, loss_sum):
                 index = tf.slice(order, [0, batch * self.batch_size], [self.n_seeds, self.batch_size])
-                loss_sum += self._step(index)
-                batch += 1
+                return batch + 1, loss_sum + self._step(index)
+
+            _, loss_sum = tf.while_loop(lambda batch, _: batch < full, batch_body, [tf.constant(0), tf.zeros([self.n_trials])])
             if rest:
                 loss_sum += self._step(order[:, full * self.batch_size :])
             epoch_loss = loss_sum / float(self.n_train)
@@ -500,10 +502,11 @@ class StackTrainer:
             for variable in self.variables:
                 ok = ok & tf.reduce_all(tf.reshape(tf.math.is_finite(variable), [self.n_trials, -1]), axis=1)
             row = tf.one_hot(epoch, size, dtype=tf.float32)[:, None]
-            losses += row * epoch_loss
-            updates += row * tf.sqrt(change)
-            finite = finite | (tf.cast(row, tf.bool) & ok)
-            epoch += 1
+            return epoch + 1, losses + row * epoch_loss, updates + row * tf.sqrt(change), finite | (tf.cast(row, tf.bool) & ok)
+
+        zeros = tf.zeros([size, self.n_trials])
+        initial = [tf.constant(0), zeros, zeros, tf.zeros([size, self.n_trials], tf.bool)]
+        _, losses, updates, finite = tf.while_loop(lambda epoch, *_: epoch < count, epoch_body, initial)
         return losses, updates, finite
 
     def _probe_graph(self):
