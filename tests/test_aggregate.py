@@ -131,3 +131,22 @@ def test_loss_floors_raw_and_standardized():
     standardized = aggregate.loss_floors(y, 0.01, "standardized")
     assert standardized["mse"] == pytest.approx((1e-4 / 0.01 + 1e-4 / 0.04) / 2)
     assert "binary_crossentropy" not in standardized
+
+
+def test_metric_matrices_place_each_row_at_its_trial_and_epoch():
+    """Rows in any order, a trial missing an epoch (NaN there), a row of a trial not asked for (left
+    out), epochs in order; a repeated (trial, epoch) is an error."""
+    trial = {column: "x" for column in CELL} | {"learning_rate": 0.1}
+    trials = pd.DataFrame([{**trial, "seed": seed} for seed in (2, 0)])
+    evals = pd.DataFrame([
+        {**trial, "seed": 0, "epoch": 10, "test_rmse": 1.5, "update_norm": 0.5},
+        {**trial, "seed": 2, "epoch": 0, "test_rmse": 3.0, "update_norm": np.nan},
+        {**trial, "seed": 0, "epoch": 0, "test_rmse": 2.0, "update_norm": np.nan},
+        {**trial, "seed": 7, "epoch": 20, "test_rmse": 9.0, "update_norm": 9.0},
+    ])
+    (rmse, update), epochs = aggregate.metric_matrices(evals, ["test_rmse", "update_norm"], trials)
+    np.testing.assert_array_equal(epochs, [0, 10, 20])
+    np.testing.assert_array_equal(rmse, [[3.0, np.nan, np.nan], [2.0, 1.5, np.nan]])
+    np.testing.assert_array_equal(update, [[np.nan, np.nan, np.nan], [np.nan, 0.5, np.nan]])
+    with pytest.raises(ValueError, match="more than one row"):
+        aggregate.metric_matrices(pd.concat([evals, evals.iloc[[0]]]), ["test_rmse"], trials)

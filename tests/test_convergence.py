@@ -9,7 +9,7 @@ import pytest
 
 from lossatlas.analysis.claims import evaluate_time
 from lossatlas.core.schedule import Horizon
-from lossatlas.stats.convergence import group_status, improvement
+from lossatlas.stats.convergence import group_status, improvement, median_curve
 from lossatlas.stats.survival import time_ratio
 
 # Budget 100 epochs, doubling to a cap of 1,600; 4 steps per epoch.
@@ -134,3 +134,16 @@ def test_the_rates_past_the_budget_are_the_default_the_tuned_and_the_experiments
     chosen = horizon_cells(study, cells, evals, diverged, budget)
     assert {cell.learning_rate for cell in chosen} == rates
     assert {cell.key()[:6] + cell.key()[7:] for cell in chosen} == {cell.key()[:6] + cell.key()[7:] for cell in cells}
+
+
+def test_median_curve_is_the_median_of_each_points_finite_values():
+    """By hand, column by column: an even count averages the middle two, an odd count takes the
+    middle one, non-finite values are left out, a column with none is NaN; and it equals
+    np.nanmedian bit for bit on random columns of mixed magnitudes."""
+    values = np.array([[3.0, np.nan, 1.0, np.inf], [1.0, 5.0, np.inf, np.nan], [2.0, 7.0, -np.inf, np.nan], [10.0, np.nan, 4.0, np.nan]])
+    np.testing.assert_array_equal(median_curve(values), [2.5, 6.0, 2.5, np.nan])
+    assert median_curve(np.empty((0, 2))).shape == (2,) and np.isnan(median_curve(np.empty((0, 2)))).all()
+    rng = np.random.default_rng(0)
+    noisy = rng.normal(size=(21, 50)) * 10.0 ** rng.uniform(-6, 6, size=(21, 50))
+    noisy[rng.random(noisy.shape) < 0.3] = np.nan
+    np.testing.assert_array_equal(median_curve(noisy), np.nanmedian(noisy, axis=0))

@@ -92,12 +92,20 @@ def metric_matrix(evals: pd.DataFrame, column: str, trials: pd.DataFrame) -> tup
 
 
 def metric_matrices(evals: pd.DataFrame, columns: Sequence[str], trials: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray]:
-    """:func:`metric_matrix` of each of ``columns`` from one reshaping of ``evals``: the
-    ``(n_trials, n_points)`` arrays in the order of ``columns``, and the evaluation epochs."""
-    wide = evals.set_index(TRIAL + ["epoch"])[list(columns)].unstack("epoch")
-    wide = wide.reindex(pd.MultiIndex.from_frame(trials[TRIAL]))
-    # unstack gives every column the same evaluation epochs, in order
-    return [wide[column].to_numpy(np.float64) for column in columns], wide[columns[0]].columns.to_numpy()
+    """:func:`metric_matrix` of each of ``columns`` from one placing of the rows of ``evals``: the
+    ``(n_trials, n_points)`` arrays in the order of ``columns``, and the evaluation epochs (every
+    epoch some row of ``evals`` has, in order). Rows of trials not in ``trials`` are left out."""
+    position = pd.MultiIndex.from_frame(trials[TRIAL]).get_indexer(pd.MultiIndex.from_frame(evals[TRIAL]))
+    epochs, point = np.unique(evals["epoch"].to_numpy(), return_inverse=True)
+    if pd.Series(position * len(epochs) + point)[position >= 0].duplicated().any():
+        raise ValueError("evals has more than one row for some trial and epoch")
+    keep = position >= 0
+    matrices = []
+    for column in columns:
+        matrix = np.full((len(trials), len(epochs)), np.nan)
+        matrix[position[keep], point[keep]] = evals[column].to_numpy(np.float64)[keep]
+        matrices.append(matrix)
+    return matrices, epochs
 
 
 def _rows_by(evals: pd.DataFrame, keys: list[str]) -> Mapping[tuple, np.ndarray]:
@@ -250,12 +258,10 @@ def summarize_cells(trials: pd.DataFrame, base_seed: int, n_resamples: int, flag
     stagnation = kept.groupby(CELL, sort=True)["stagnated"].mean()
     rows["stagnation_rate"] = [stagnation.get(key, np.nan) for key in keys]
     rows["reach_rate"] = groups["reached_threshold"].mean().to_numpy()
-    rows["steps_to_threshold_median"] = [
-        survival.censored_median(group["steps_to_threshold"].to_numpy(float), group["reached_threshold"].to_numpy(bool))
-        for _, group in groups
-    ]
-    rows["reach_flag"] = [(flags or {}).get(key, "") for key in keys]
     indices = list(groups.indices.values())
+    steps, reached = trials["steps_to_threshold"].to_numpy(float), trials["reached_threshold"].to_numpy(bool)
+    rows["steps_to_threshold_median"] = [survival.censored_median(steps[index], reached[index]) for index in indices]
+    rows["reach_flag"] = [(flags or {}).get(key, "") for key in keys]
     masked = trials.assign(_kept=~trials["diverged"])
     noise = rows["dataset"].map(noise_sd or {}).astype(float).to_numpy()
     for metric in (*SUMMARY_METRICS, *MEAN_METRICS):

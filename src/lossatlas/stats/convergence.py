@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -36,10 +35,15 @@ STATUSES = ("reached", "stalled", "diverged", "undecided")
 def median_curve(values: np.ndarray) -> np.ndarray:
     """The median over seeds at each point of ``values`` ``(seeds, points)``, over the finite values
     (NaN where none is)."""
-    values = np.where(np.isfinite(values), values, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(values, axis=0)
+    ordered = np.sort(np.where(np.isfinite(values), values, np.nan), axis=0)  # NaN last
+    if not len(ordered):
+        return np.full(ordered.shape[1:], np.nan)
+    count = np.isfinite(ordered).sum(axis=0)
+    high = np.minimum(count // 2, len(ordered) - 1)
+    low = np.where(count % 2, high, high - 1)  # -1 only where count is 0 and the result NaN
+    columns = np.arange(ordered.shape[1])
+    with np.errstate(invalid="ignore"):  # (a + b) / 2, as np.nanmedian averages the middle two
+        return np.where(count > 0, (ordered[low, columns] + ordered[high, columns]) / 2, np.nan)
 
 
 def reach_steps(nrmse: np.ndarray, epochs: Sequence[int], threshold: float, steps_per_epoch: int) -> float:
