@@ -155,13 +155,25 @@ def mechanism_context(mechanism: pd.DataFrame) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def nrmse_at(cells: pd.DataFrame, row, rate: float) -> str:
-    """The median final test nRMSE of the cell of ``row`` at ``rate`` in the cells table (``n/a`` if absent)."""
-    match = cells
-    for column in BASE:
-        match = match[match[column].astype(str) == str(row[column])]
-    match = match[(match["learning_rate"].astype(float) - rate).abs() <= 1e-9 * abs(rate)]
-    return format_error(float(match["final_test_nrmse_median"].iloc[0])) if len(match) else "n/a"
+def nrmse_at(rates_by_base: Mapping[tuple, list], row, rate: float) -> str:
+    """The median final test nRMSE of the cell of ``row`` at ``rate`` (``n/a`` if absent), from
+    :func:`rates_by_base` of the cells table."""
+    key = tuple(str(row[column]) for column in BASE)
+    for cell_rate, value in rates_by_base.get(key, ()):
+        if abs(cell_rate - rate) <= 1e-9 * abs(rate):
+            return format_error(value)
+    return "n/a"
+
+
+def rates_by_base(cells: pd.DataFrame) -> dict[tuple, list[tuple[float, float]]]:
+    """Base cell (its coordinates as text) -> ``(learning rate, median final test nRMSE)`` of each
+    of its cells, in the order of the cells table."""
+    keys = zip(*(cells[column].astype(str) for column in BASE))
+    values = zip(cells["learning_rate"].astype(float), cells["final_test_nrmse_median"].astype(float))
+    by_base: dict[tuple, list[tuple[float, float]]] = {}
+    for key, value in zip(keys, values):
+        by_base.setdefault(key, []).append(value)
+    return by_base
 
 
 def tuned_context(tuned: pd.DataFrame, cells: pd.DataFrame) -> dict:
@@ -172,7 +184,7 @@ def tuned_context(tuned: pd.DataFrame, cells: pd.DataFrame) -> dict:
     (from the cells table); ``n_edge`` and ``n_moved`` (cells whose tuned rate is not the default)."""
     require(tuned, TUNED_COLUMNS, "tuned-rates table")
     dims = table_dimensions(tuned, always=("experiment", "dataset", "optimizer", "loss", "activation"), skip=("learning_rate",))
-    rows, moved = [], 0
+    rows, moved, by_base = [], 0, rates_by_base(cells)
     for _, row in tuned.iterrows():
         default, best = float(row["default_learning_rate"]), float(row["tuned_learning_rate"])
         moved += not math.isclose(default, best, rel_tol=1e-9)
@@ -184,8 +196,8 @@ def tuned_context(tuned: pd.DataFrame, cells: pd.DataFrame) -> dict:
             "time_tuned": format_rate(float(fastest)) if pd.notna(fastest) else "—",
             "rates": f"{format_count(row['n_rates'])} {format_bounds(row['lowest_rate'], row['highest_rate'], 'rate')}",
             "edge": text(row["edge"]),
-            "nrmse_default": nrmse_at(cells, row, default),
-            "nrmse_tuned": nrmse_at(cells, row, best),
+            "nrmse_default": nrmse_at(by_base, row, default),
+            "nrmse_tuned": nrmse_at(by_base, row, best),
             "budget_status": status_words(row.get("budget_tuned_status"), row.get("budget_tuned_diagnosis")),
             "time_status": status_words(row.get("time_tuned_status"), row.get("time_tuned_diagnosis")),
             "trap": bool(row.get("trap", False)),

@@ -164,7 +164,7 @@ def appendix_rows(cells: pd.DataFrame) -> list[dict]:
                 for metric, _ in SUMMARY_METRICS
             ],
         }
-        for _, cell in cells.iterrows()
+        for cell in cells.to_dict("records")
     ]
 
 
