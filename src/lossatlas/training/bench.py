@@ -153,14 +153,15 @@ def matmul_flops_per_second(trials: int, model: ModelSpec, n_inputs: int, batch:
     return trials * mlp_step_flops(model, n_inputs, batch) / seconds
 
 
-def engine_seconds_per_step(trials: int, model: ModelSpec, epochs: int = 20) -> tuple[float, int, int]:
+def engine_seconds_per_step(trials: int, model: ModelSpec, epochs: int = 20, calls: int = 10) -> tuple[float, int, int]:
     """Seconds per training step of a one-cell (sigmoid + MSE) stack of ``trials`` trials on
-    seed_small, compiled as the workflow compiles a horizon run (XLA), timed after a warm-up call;
-    also its inputs and batch size."""
+    seed_small, compiled as the workflow compiles a horizon run (XLA), timed over ``calls`` calls of
+    ``epochs`` epochs after a warm-up call (200 epochs: the host's drawing of the batch orders, a
+    block of epochs at a time, counts at its average); also its inputs and batch size."""
     data, seeds, initial = stack_inputs("seed_small", model, trials)
     trainer = engine.StackTrainer(data, model, [("mse", "sigmoid")], ADAM, initial, seeds, jit_compile=True)
     steps = epochs * -(-trainer.n_train // trainer.batch_size)
-    return _seconds_per_call(lambda: trainer.run(epochs), 3) / steps, data["x_train"].shape[2], trainer.batch_size
+    return _seconds_per_call(lambda: trainer.run(epochs), calls) / steps, data["x_train"].shape[2], trainer.batch_size
 
 
 def roofline(mlp_trials: int = 1000, dense_trials: int = 80) -> list[str]:
