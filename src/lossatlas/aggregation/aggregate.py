@@ -97,9 +97,10 @@ def metric_matrices(evals: pd.DataFrame, columns: Sequence[str], trials: pd.Data
     epoch some row of ``evals`` has, in order). Rows of trials not in ``trials`` are left out."""
     position = pd.MultiIndex.from_frame(trials[TRIAL]).get_indexer(pd.MultiIndex.from_frame(evals[TRIAL]))
     epochs, point = np.unique(evals["epoch"].to_numpy(), return_inverse=True)
-    if pd.Series(position * len(epochs) + point)[position >= 0].duplicated().any():
-        raise ValueError("evals has more than one row for some trial and epoch")
     keep = position >= 0
+    placed = position[keep] * len(epochs) + point[keep]
+    if len(np.unique(placed)) < len(placed):
+        raise ValueError("evals has more than one row for some trial and epoch")
     matrices = []
     for column in columns:
         matrix = np.full((len(trials), len(epochs)), np.nan)
