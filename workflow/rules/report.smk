@@ -50,14 +50,15 @@ CURVE_FIGURE_LIST = [(dataset, experiment, kind, path) for dataset, experiments 
                      for experiment, files in experiments.items() for kind, path in files.items()]
 
 
-def figure_data(figures):
-    """The CSV of the numbers each figure plots, next to its SVG (name -> SVG path, as figure_files
-    and STUDY_FIGURES give them): name -> CSV path (lossatlas.figures.figure_data_path)."""
-    return {name: str(Path(path).with_suffix(".csv")) for name, path in figures.items()}
+def figure_data(paths):
+    """The CSV of the numbers each figure plots, next to its SVG, for each SVG path of ``paths``
+    (lossatlas.figures.figure_data_path), in order."""
+    return [str(Path(path).with_suffix(".csv")) for path in paths]
 
 
-# The CSV of each curve figure, in the order of CURVE_FIGURE_LIST.
-CURVE_FIGURE_DATA = [str(Path(path).with_suffix(".csv")) for *_, path in CURVE_FIGURE_LIST]
+# The CSV of each curve figure, in the order of CURVE_FIGURE_LIST, and of each study-wide figure.
+CURVE_FIGURE_DATA = figure_data(path for *_, path in CURVE_FIGURE_LIST)
+STUDY_FIGURE_DATA = figure_data(STUDY_FIGURES.values())
 
 
 def marked(path, kind, dataset, experiment):
@@ -146,7 +147,7 @@ rule study_figures:
             for name, path in STUDY_FIGURES.items()
         ],
         # The numbers each figure plots, as CSV next to it (lossatlas.figures.save_figure).
-        list(figure_data(STUDY_FIGURES).values()),
+        STUDY_FIGURE_DATA,
     params:
         figures=STUDY_FIGURES,
         datasets=trained_datasets(),
@@ -186,7 +187,7 @@ rule report:
         # Each figure links the CSV of its numbers (and names its columns).
         figure_data=[
             *CURVE_FIGURE_DATA,
-            *figure_data(STUDY_FIGURES).values(),
+            *STUDY_FIGURE_DATA,
         ],
         benchmarks=BENCHMARKS,
         template=REPORT_SOURCES / "paper.html.j2",
