@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import matplotlib.colors
+from matplotlib.figure import Figure
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,6 +27,7 @@ from lossatlas import figures
 from lossatlas.design import plan, views
 from lossatlas.design.config import load_study
 from lossatlas.figures import curves as figure_curves
+from lossatlas.figures import style
 from lossatlas.figures.write import floor_values
 
 
@@ -74,6 +76,43 @@ def test_figure_text_is_text_in_the_reports_font(tmp_path):
     figures.save_svg(fig, tmp_path / "b.svg")
     assert (tmp_path / "b.svg").read_bytes() == svg.encode()
     assert figures.STYLE["svg.fonttype"] == "none" and figures.STYLE["font.family"] == "DejaVu Sans"
+
+
+@pytest.mark.parametrize(
+    "label, plain",
+    [
+        ("$\\mathdefault{10^{-3}}$", "10⁻³"),
+        ("$\\mathdefault{2\\times10^{-3}}$", "2×10⁻³"),
+        ("$\\mathdefault{10^{0}}$", "10⁰"),
+        ("$\\mathdefault{10^{12}}$", "10¹²"),
+        ("$\\mathdefault{-10^{2}}$", "\u221210²"),
+        ("$\\mathdefault{0.5}$", "0.5"),
+        ("", ""),
+        ("$\\mathdefault{10^{0.30}}$", "$\\mathdefault{10^{0.30}}$"),  # not a whole power: left as it is
+    ],
+)
+def test_log_labels_are_written_as_plain_text(label, plain):
+    assert style.plain_label(label) == plain
+
+
+def test_log_axes_label_their_ticks_as_plain_text(tmp_path):
+    """Major and minor labels of log axes are single text elements with superscript powers, the same
+    ticks labelled as Matplotlib's own formatter labels them."""
+    fig = Figure()
+    ax = fig.subplots()
+    ax.plot([1e-4, 1e3], [1.5e-4, 4.5e-4])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    fig.canvas.draw()
+    (x_low, x_high), (y_low, y_high) = ax.get_xlim(), ax.get_ylim()
+    mathtext = [label.get_text() for label in ax.get_xticklabels() if x_low <= label.get_position()[0] <= x_high]
+    mathtext += [label.get_text() for label in ax.get_yticklabels(minor=True) if y_low <= label.get_position()[1] <= y_high]
+    figures.save_svg(fig, tmp_path / "log.svg")
+    svg = (tmp_path / "log.svg").read_text()
+    texts = set(re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S))
+    assert "<tspan" not in svg and "mathdefault" not in svg
+    assert {"2×10⁻⁴", "3×10⁻⁴", "10⁻⁴", "10⁰"} <= texts
+    assert {style.plain_label(label) for label in mathtext if label} <= texts
 
 
 def absolute_points(d: str) -> list[list[tuple[float, float]]]:

@@ -83,6 +83,12 @@ _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _PLAIN = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 
 
+def superscript(text: str) -> str:
+    """``text`` with its digits and minus signs as superscripts (``"-3"`` -> ``"⁻³"``), as a power of
+    ten is written (``"1.23×10⁻⁵"``)."""
+    return text.translate(_SUPERSCRIPT)
+
+
 # --------------------------------------------------------------------------------------------
 # The pieces
 # --------------------------------------------------------------------------------------------
@@ -146,7 +152,7 @@ def _is_scientific(rounded: float) -> bool:
 def _power(value: float, exponent: int, places: int, strip: bool) -> str:
     """``value`` as ``mantissa×10ⁿ`` with ``exponent`` n and ``places`` decimals of the mantissa."""
     mantissa = _fixed(float(decimal.Decimal(repr(float(value))).scaleb(-exponent)), places)
-    return f"{_strip(mantissa) if strip else mantissa}×10{str(exponent).translate(_SUPERSCRIPT)}"
+    return f"{_strip(mantissa) if strip else mantissa}×10{superscript(str(exponent))}"
 
 
 def _significant(value: float, digits: int, strip: bool) -> str:

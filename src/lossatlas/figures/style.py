@@ -25,11 +25,14 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter, NullLocator  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    Formatter, FuncFormatter, LogFormatterMathtext, LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter, NullLocator,
+)
 
 from lossatlas.core import results  # noqa: E402
 from lossatlas.core.atomic import write_text  # noqa: E402
 from lossatlas.core.results import CELL  # noqa: E402
+from lossatlas.core.textfmt import superscript  # noqa: E402
 from lossatlas.design.plan import MAX_POINTS  # noqa: E402
 from lossatlas.figures.svg import compact_svg  # noqa: E402
 
@@ -253,16 +256,68 @@ def drop_dense_minor_ticks(fig: Figure, decades: float = MINOR_TICK_DECADES) -> 
                 axis.set_minor_locator(NullLocator())
 
 
+#: A label of Matplotlib's log formatters (:class:`~matplotlib.ticker.LogFormatterMathtext` and its
+#: subclasses): mathtext of a sign, a coefficient and a power of ten ("$\mathdefault{2\times10^{-3}}$"),
+#: or of a number ("$\mathdefault{0.5}$").
+MATHTEXT_LABEL = re.compile(r"\$\\mathdefault\{(-?)(?:(?:(\d+)\\times)?10\^\{(-?\d+)\}|(\d[\d.e+-]*))\}\$")
+
+
+def plain_label(label: str) -> str:
+    """A log formatter's mathtext ``label`` as plain text, its power of ten in superscript digits as
+    the report writes numbers (``"$\\mathdefault{2\\times10^{-3}}$"`` -> ``"2×10⁻³"``, a minus sign
+    as U+2212); any other label unchanged."""
+    match = MATHTEXT_LABEL.fullmatch(label)
+    if match is None:
+        return label
+    sign, coefficient, exponent, number = match.groups()
+    text = number if number is not None else f"{coefficient + '×' if coefficient else ''}10{superscript(exponent)}"
+    return ("\u2212" if sign else "") + text
+
+
+class PlainLabels(Formatter):
+    """A log axis's formatter whose labels are written as plain text (:func:`plain_label`): one text
+    element each in the SVG instead of mathtext's several, and no mathtext to parse. Which ticks get
+    a label, and the numbers, are those of the wrapped ``formatter``."""
+
+    def __init__(self, formatter: Formatter):
+        self.formatter = formatter
+
+    def set_axis(self, axis) -> None:
+        super().set_axis(axis)
+        self.formatter.set_axis(axis)
+
+    def set_locs(self, locs) -> None:
+        self.formatter.set_locs(locs)
+
+    def __call__(self, x, pos=None) -> str:
+        return plain_label(self.formatter(x, pos))
+
+    def format_ticks(self, values) -> list[str]:
+        return [plain_label(label) for label in self.formatter.format_ticks(values)]
+
+
+def plain_log_labels(fig: Figure) -> None:
+    """Every log formatter of the axes of ``fig`` (major and minor, mathtext labels) wrapped in
+    :class:`PlainLabels`."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for get, set_ in ((axis.get_major_formatter, axis.set_major_formatter), (axis.get_minor_formatter, axis.set_minor_formatter)):
+                if isinstance(get(), LogFormatterMathtext):
+                    set_(PlainLabels(get()))
+
+
 def save_svg(fig: Figure, path: str | os.PathLike) -> None:
     """Writes ``fig`` to ``path`` as SVG, atomically, with the same bytes for the same figure.
 
     Text is written as text in :data:`FONT` (``svg.fonttype: none``), element ids are hashed with a
     fixed salt and then renamed in order, the SVG carries no date or other metadata, log axes of
-    many decades have no minor ticks (:func:`drop_dense_minor_ticks`), and the SVG is made compact
+    many decades have no minor ticks (:func:`drop_dense_minor_ticks`), their labels are plain text
+    (:func:`plain_log_labels`), and the SVG is made compact
     without changing what it shows (:func:`lossatlas.figures.svg.compact_svg`: coordinates to a
     tenth of a point, styles as classes, ...).
     """
     drop_dense_minor_ticks(fig)
+    plain_log_labels(fig)
     buffer = io.StringIO()
     with matplotlib.rc_context({**STYLE, "svg.hashsalt": "lossatlas"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Format": None, "Type": None, "Creator": None})
