@@ -45,6 +45,7 @@ rule all:
     """The paper and its supplement, in HTML and PDF, and everything they are made from."""
     input:
         rules.report.output,
+        rules.supplement.output,
         rules.analysis.output,
 
 

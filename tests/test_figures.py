@@ -595,6 +595,18 @@ def test_study_figures_follow_the_grid(study):
     assert figure_plan["nrmse_vs_scale"]["inputs"] == "raw" and figure_plan["gradient_curves"]["inputs"] == "raw"
 
 
+def test_study_figures_are_grouped_by_the_tables_they_read(study):
+    """Every kind in one group; the groups split the plan's figures, each in report order."""
+    kinds = [kind for group in plan.STUDY_FIGURE_GROUPS.values() for kind in group]
+    assert sorted(kinds) == sorted(plan.STUDY_FIGURE_KINDS)
+    figure_plan = plan.study_figures(study)
+    groups = plan.study_figure_groups(figure_plan)
+    assert sorted(name for names in groups.values() for name in names) == sorted(figure_plan)
+    assert all(names == [name for name in figure_plan if name in names] for names in groups.values())
+    assert groups["analysis"][0] == "article_seeds" and all(figure_plan[name]["kind"] == "time_to_target" for name in groups["time"])
+    assert plan.study_figure_groups({"mechanism": {"kind": "mechanism"}}) == {"analysis": ["mechanism"]}
+
+
 def test_the_default_view_has_each_optimizers_own_rate(study):
     cells = views.default_cells(study)
     assert len(cells) == len(study.cells) - 6  # experiment long's three cells at two more rates of its sweep
@@ -742,8 +754,15 @@ def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
     first = outputs["time_to_target_S2_S4"].read_bytes()
     figures.write_study_figures(study, outputs, *arguments)
     assert outputs["time_to_target_S2_S4"].read_bytes() == first
-    with pytest.raises(ValueError, match="do not match"):
-        figures.write_study_figures(study, {}, *arguments)
+    for wrong in ({}, {"nowhere": tmp_path / "nowhere.svg"}):
+        with pytest.raises(ValueError, match="not among the study's figures"):
+            figures.write_study_figures(study, wrong, *arguments)
+    # One figure alone, from the one table it reads; a figure whose table is not given names it.
+    alone = tmp_path / "alone" / "mechanism.svg"
+    figures.write_study_figures(study, {"mechanism": alone}, mechanism_path=tmp_path / "mechanism.csv")
+    assert alone.read_bytes() == outputs["mechanism"].read_bytes()
+    with pytest.raises(ValueError, match="'scale_diagnostics' needs the cells table"):
+        figures.write_study_figures(study, {"scale_diagnostics": alone}, slopes_path=paths["slopes"])
 
 
 # --- one way: config -> ... -> figures, report ---------------------------------------------------

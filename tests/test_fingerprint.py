@@ -22,7 +22,8 @@ DEEP = {
     "aggregate": ("aggregate.py", "data/datasets.py"),
     "analysis": ("analysis.py", "design/selection.py"),
     "figures": ("figures.py", "figures/svg.py"),
-    "study_figures": ("figures.py", "figures/svg.py"),
+    "study_figures_analysis": ("figures.py", "figures/svg.py"),
+    "supplement": ("report.py", "core/textfmt.py"),
     "report": ("report.py", "core/textfmt.py"),
 }
 

@@ -272,9 +272,10 @@ def test_stage_times_from_benchmark_files(tmp_path):
         return path
 
     paths = [bench("train/grid/mse/job000.tsv", 2.5, 700.4), bench("train/grid/mae/job001.tsv", 4, 512), bench("aggregate.tsv", 1.25),
-             bench("figures/seed_small/article.tsv", 3), bench("figures/study.tsv", 7), bench("datasets/seed_small.tsv", 0.5)]
+             bench("figures/seed_small/article.tsv", 3), bench("figures/study/time.tsv", 7), bench("figures/study/overview.tsv", 2), bench("datasets/seed_small.tsv", 0.5)]
     stages = provenance.stage_times(paths)
     assert [s["stage"] for s in stages] == ["dataset", "train", "aggregate", "figures", "study_figures"]
+    assert stages[-1] == {"stage": "study_figures", "jobs": "2", "total": "9", "max": "7", "peak_rss_mib": "n/a"}
     assert stages[1] == {"stage": "train", "jobs": "2", "total": "6.5", "max": "4", "peak_rss_mib": "700"}
     assert stages[2]["peak_rss_mib"] == "n/a"  # Snakemake writes NA where it could not measure
     context = provenance.provenance_context(paths, tmp_path)

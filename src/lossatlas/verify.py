@@ -34,6 +34,7 @@ from lossatlas.aggregation.aggregate import cell_table, horizon_statuses, trial_
 from lossatlas.core.results import CELL, TRIAL, read
 from lossatlas.data.datasets import load_dataset
 from lossatlas.design.config import load_study_file
+from lossatlas.design.plan import STUDY_FIGURE_GROUPS
 from lossatlas.design.study import Cell, Stack
 
 RTOL = 1e-5
@@ -90,7 +91,8 @@ def check_files(study, results: Path) -> tuple[bool, dict]:
             except (OSError, ValueError) as error:
                 print(f"FAIL {path}: missing or unreadable ({type(error).__name__})\n     rebuild: "
                       f".venv/bin/snakemake --cores all --forcerun train --allowed-rules train aggregate analysis "
-                      f"figures study_figures report  (or delete results/ and run again)")
+                      f"figures {' '.join(f'study_figures_{group}' for group in STUDY_FIGURE_GROUPS)} report supplement  "
+                      f"(or delete results/ and run again)")
                 ok = False
     for stage, names in (("aggregate", ("trials.parquet", "cells.csv", "curves.parquet", "floors.csv")),
                          ("analysis", ("claims.csv", "claim_details.csv", "loss_comparisons.csv", "best_losses.csv",

@@ -15,6 +15,9 @@ CURVE_EXPERIMENTS = {dataset: lossatlas_plan.curve_experiments(STUDY, dataset) f
 # mechanism), by name, and their kinds.
 STUDY_FIGURE_PLAN = lossatlas_plan.study_figures(STUDY, REPORT_CLAIMS)
 STUDY_FIGURES = {name: str(RESULTS / "figures" / "study" / f"{name}.svg") for name in STUDY_FIGURE_PLAN}
+# The names of the study-wide figures by the job that draws them (lossatlas.design.plan.STUDY_FIGURE_GROUPS:
+# by the tables they read), each job one rule study_figures_<group>.
+STUDY_FIGURE_GROUPS = lossatlas_plan.study_figure_groups(STUDY_FIGURE_PLAN)
 
 # The report's tables, by id (T1, T2, ...: from the config alone), each as CSV, LaTeX and Markdown.
 TABLE_IDS = lossatlas_plan.table_ids(STUDY, claims=REPORT_CLAIMS)
@@ -93,7 +96,7 @@ BENCHMARKS = [
     RESULTS / "benchmarks" / "aggregate.tsv",
     RESULTS / "benchmarks" / "analysis.tsv",
     RESULTS / "benchmarks" / "figures" / "curves.tsv",
-    RESULTS / "benchmarks" / "figures" / "study.tsv",
+    *(RESULTS / "benchmarks" / "figures" / "study" / f"{group}.tsv" for group in STUDY_FIGURE_GROUPS),
 ]
 
 
@@ -121,87 +124,107 @@ rule figures:
         "../scripts/figures.py"
 
 
-rule study_figures:
-    """The study-wide figures: the article's examples over seeds, heatmaps of the grid's test nRMSE,
-    gradient norms over training, the initial gradient, the first update and the test nRMSE against
-    the target scale (all at each optimizer's default rate); the median test nRMSE against steps of the
-    cells the time-judged claims compare, the final test nRMSE against the learning rate of tuned
-    experiments, and the distances needed and travelled of the cells the paired claims compare."""
-    input:
-        cells=rules.aggregate.output.cells,
-        curves=rules.aggregate.output.curves,
-        slopes=rules.analysis.output.slopes,
-        article_runs=rules.analysis.output.article_runs,
-        article_summary=rules.analysis.output.article_summary,
-        tuned_rates=rules.analysis.output.tuned_rates,
-        mechanism=rules.analysis.output.mechanism,
-        evals=TIME_EVALS,
-        claims=config["claims"],
+# The tables each group of study-wide figures reads (lossatlas.figures.write_study_figures), by name.
+STUDY_FIGURE_INPUTS = {
+    "overview": {"cells": rules.aggregate.output.cells, "curves": rules.aggregate.output.curves},
+    "time": {
+        "cells": rules.aggregate.output.cells,
+        "tuned_rates": rules.analysis.output.tuned_rates,
+        "evals": TIME_EVALS,
         # The datasets' arrays: a panel whose target is rRMSE divides by each seed's least-squares error.
-        data=[dataset_files(d)["data"] for d in trained_datasets()],
-        manifests=[dataset_files(d)["manifest"] for d in trained_datasets()],
-    output:
-        [
-            report(path, caption=caption(STUDY_FIGURE_PLAN[name]["kind"]), category="Figures", subcategory="Study-wide",
-                   labels={"figure": name})
-            for name, path in STUDY_FIGURES.items()
-        ],
-        # The numbers each figure plots, as CSV next to it (lossatlas.figures.save_figure).
-        STUDY_FIGURE_DATA,
-    params:
-        figures=STUDY_FIGURES,
-        datasets=trained_datasets(),
-        code=code_hash("figures.py"),
-    conda:
-        "../../environment.yml"
-    log:
-        RESULTS / "logs" / "figures" / "study.log",
-    benchmark:
-        RESULTS / "benchmarks" / "figures" / "study.tsv"
-    script:
-        "../scripts/figures.py"
+        "data": [dataset_files(d)["data"] for d in trained_datasets()],
+        "manifests": [dataset_files(d)["manifest"] for d in trained_datasets()],
+    },
+    "analysis": {
+        "cells": rules.aggregate.output.cells,
+        "slopes": rules.analysis.output.slopes,
+        "article_runs": rules.analysis.output.article_runs,
+        "article_summary": rules.analysis.output.article_summary,
+        "tuned_rates": rules.analysis.output.tuned_rates,
+        "mechanism": rules.analysis.output.mechanism,
+    },
+}
+
+
+for group, names in STUDY_FIGURE_GROUPS.items():
+
+    rule:
+        """One group of the study-wide figures (STUDY_FIGURE_GROUPS), one job each, side by side:
+        overview: heatmaps of the grid's test nRMSE, gradient norms over training and the test nRMSE
+        against the target scale, at each optimizer's default rate (from the aggregate's tables alone,
+        so drawn while the analysis runs); time: the median test nRMSE against steps of the cells the
+        time-judged claims compare; analysis: the article's examples over seeds, the initial gradient
+        and first update against the target scale, the final test nRMSE against the learning rate of
+        tuned experiments, and the distances needed and travelled of the cells the paired claims compare."""
+        name:
+            f"study_figures_{group}"
+        input:
+            claims=config["claims"],
+            **STUDY_FIGURE_INPUTS[group],
+        output:
+            [
+                report(STUDY_FIGURES[name], caption=caption(STUDY_FIGURE_PLAN[name]["kind"]), category="Figures",
+                       subcategory="Study-wide", labels={"figure": name})
+                for name in names
+            ],
+            # The numbers each figure plots, as CSV next to it (lossatlas.figures.save_figure).
+            figure_data(STUDY_FIGURES[name] for name in names),
+        params:
+            figures={name: STUDY_FIGURES[name] for name in names},
+            datasets=trained_datasets(),
+            code=code_hash("figures.py"),
+        conda:
+            "../../environment.yml"
+        log:
+            RESULTS / "logs" / "figures" / "study" / f"{group}.log",
+        benchmark:
+            RESULTS / "benchmarks" / "figures" / "study" / f"{group}.tsv"
+        script:
+            "../scripts/figures.py"
+
+
+# What the paper and its supplement are both rendered from (one context, lossatlas.report.render.build_context),
+# by name, but for each one's template.
+REPORT_INPUTS = {
+    "cells": rules.aggregate.output.cells,
+    "floors": rules.aggregate.output.floors,
+    **{name: getattr(rules.analysis.output, name) for name in ("article_summary", "article_examples", "comparisons",
+                                                               "best_losses", "verdicts", "claim_details", "tuned_rates",
+                                                               "mechanism", "remedies", "findings")},
+    "claims": config["claims"],
+    "figures": [path for *_, path in CURVE_FIGURE_LIST],
+    "study_figures": list(STUDY_FIGURES.values()),
+    # Each figure links the CSV of its numbers (and names its columns).
+    "figure_data": [*CURVE_FIGURE_DATA, *STUDY_FIGURE_DATA],
+    "benchmarks": BENCHMARKS,
+    "bibliography": REPORT_SOURCES / "references.bib",
+    # The templates' sections, one include each (report/sections/).
+    "sections": sorted((REPORT_SOURCES / "sections").glob("*.html.j2")),
+    "style": REPORT_SOURCES / "style.css",
+    "script": REPORT_SOURCES / "explore.js",
+}
+REPORT_PARAMS = {
+    "figures": CURVE_FIGURES,
+    "study_figures": STUDY_FIGURES,
+    # The workflow's checkout (for the commit), where the templates live: <repo>/report/paper.html.j2 and supplement.html.j2.
+    "repo": lambda wildcards, input: str(Path(input.template).parent.parent),
+    # Read at render time if present; not inputs (the command line is not a result).
+    "invocation": RESULTS / "logs" / "invocation.json",
+    "code": code_hash("report.py"),
+}
 
 
 rule report:
-    """The report: the answer (why gradients go missing, what to do), study design, metrics, the
-    article's examples, claims and verdicts at the default and tuned rates, time to target, learning
-    rates, the mechanism and the remedies, overview figures, loss comparisons, results and curves per
-    dataset, provenance, every cell; as HTML and PDF; its tables as CSV, LaTeX and Markdown; and the
-    captions of Snakemake's own report."""
+    """The paper: the answer (why gradients go missing, what to do), the question, the setup, the
+    findings with their verdicts and the main figures, referring to the supplement by table and
+    figure id; as HTML and PDF; every table of the supplement as CSV, LaTeX and Markdown; the
+    captions of Snakemake's own report; and what it was built from (inputs.json, for make verify)."""
     input:
-        cells=rules.aggregate.output.cells,
-        floors=rules.aggregate.output.floors,
-        article_summary=rules.analysis.output.article_summary,
-        article_examples=rules.analysis.output.article_examples,
-        comparisons=rules.analysis.output.comparisons,
-        best_losses=rules.analysis.output.best_losses,
-        verdicts=rules.analysis.output.verdicts,
-        claim_details=rules.analysis.output.claim_details,
-        tuned_rates=rules.analysis.output.tuned_rates,
-        mechanism=rules.analysis.output.mechanism,
-        remedies=rules.analysis.output.remedies,
-        findings=rules.analysis.output.findings,
-        claims=config["claims"],
-        figures=[path for *_, path in CURVE_FIGURE_LIST],
-        study_figures=list(STUDY_FIGURES.values()),
-        # Each figure links the CSV of its numbers (and names its columns).
-        figure_data=[
-            *CURVE_FIGURE_DATA,
-            *STUDY_FIGURE_DATA,
-        ],
-        benchmarks=BENCHMARKS,
+        **REPORT_INPUTS,
         template=REPORT_SOURCES / "paper.html.j2",
-        supplement_template=REPORT_SOURCES / "supplement.html.j2",
-        bibliography=REPORT_SOURCES / "references.bib",
-        # The template's sections, one include each (report/sections/).
-        sections=sorted((REPORT_SOURCES / "sections").glob("*.html.j2")),
-        style=REPORT_SOURCES / "style.css",
-        script=REPORT_SOURCES / "explore.js",
     output:
         html=report(REPORT_HTML, caption=caption("report"), category="Report", labels={"format": "HTML"}),
         pdf=report(REPORT_PDF, caption=caption("report"), category="Report", labels={"format": "PDF"}),
-        supplement_html=report(SUPPLEMENT_HTML, caption=caption("report"), category="Report", labels={"format": "HTML, supplement"}),
-        supplement_pdf=report(SUPPLEMENT_PDF, caption=caption("report"), category="Report", labels={"format": "PDF, supplement"}),
         tables=[
             report(path, caption=caption("table"), category="Tables", subcategory=Path(path).stem,
                    labels={"table": Path(path).stem, "format": Path(path).suffix[1:], "shows": table_key(path)})
@@ -211,20 +234,37 @@ rule report:
         # What the report was built from, for `make verify` (lossatlas.report.rebuild_tables).
         inputs=RESULTS / "report" / "inputs.json",
     params:
-        figures=CURVE_FIGURES,
-        study_figures=STUDY_FIGURES,
-        # The workflow's checkout (for the commit), where the templates live: <repo>/report/paper.html.j2 and supplement.html.j2.
-        repo=lambda wildcards, input: str(Path(input.template).parent.parent),
-        # Read at render time if present; not inputs (the command line is not a result).
-        invocation=RESULTS / "logs" / "invocation.json",
+        **REPORT_PARAMS,
         tables_dir=TABLES_DIR,
         captions_dir=CAPTIONS_DIR,
-        code=code_hash("report.py"),
     conda:
         "../../environment.yml"
     log:
         RESULTS / "logs" / "report.log",
     benchmark:
         RESULTS / "benchmarks" / "report.tsv"
+    script:
+        "../scripts/report.py"
+
+
+rule supplement:
+    """The supplement, rendered beside the paper from the same context: study design, metrics, the
+    article's examples, claims and verdicts at the default and tuned rates, time to target, learning
+    rates, the mechanism and the remedies, overview figures, loss comparisons, results and curves per
+    dataset, provenance and every cell; as HTML and PDF."""
+    input:
+        **REPORT_INPUTS,
+        template=REPORT_SOURCES / "supplement.html.j2",
+    output:
+        html=report(SUPPLEMENT_HTML, caption=caption("report"), category="Report", labels={"format": "HTML, supplement"}),
+        pdf=report(SUPPLEMENT_PDF, caption=caption("report"), category="Report", labels={"format": "PDF, supplement"}),
+    params:
+        **REPORT_PARAMS,
+    conda:
+        "../../environment.yml"
+    log:
+        RESULTS / "logs" / "supplement.log",
+    benchmark:
+        RESULTS / "benchmarks" / "supplement.tsv"
     script:
         "../scripts/report.py"

@@ -1,4 +1,4 @@
-"""Snakemake adapter: rules figures and study_figures -> lossatlas.figures."""
+"""Snakemake adapter: rules figures and study_figures_<group> -> lossatlas.figures."""
 
 from lossatlas.core.logs import log_to
 
@@ -7,22 +7,23 @@ with log_to(snakemake.log[0]):
     from lossatlas.design.config import load_study
 
     study = load_study(snakemake.config)
-    if snakemake.rule == "study_figures":
+    if snakemake.rule.startswith("study_figures_"):
         from lossatlas.design.claimspec import load_claims
 
+        tables = snakemake.input
         figures.write_study_figures(
             study,
             snakemake.params.figures,
-            cells_path=snakemake.input.cells,
-            curves_path=snakemake.input.curves,
-            slopes_path=snakemake.input.slopes,
-            runs_path=snakemake.input.article_runs,
-            summary_path=snakemake.input.article_summary,
-            tuned_path=snakemake.input.tuned_rates,
-            mechanism_path=snakemake.input.mechanism,
-            evals_paths=list(snakemake.input.evals),
-            claims=load_claims(snakemake.input.claims)["claims"],
-            datasets=dict(zip(snakemake.params.datasets, zip(snakemake.input.data, snakemake.input.manifests))),
+            cells_path=tables.get("cells"),
+            curves_path=tables.get("curves"),
+            slopes_path=tables.get("slopes"),
+            runs_path=tables.get("article_runs"),
+            summary_path=tables.get("article_summary"),
+            tuned_path=tables.get("tuned_rates"),
+            mechanism_path=tables.get("mechanism"),
+            evals_paths=list(tables.get("evals", [])),
+            claims=load_claims(tables.claims)["claims"],
+            datasets=dict(zip(snakemake.params.datasets, zip(tables.get("data", []), tables.get("manifests", [])))),
         )
     else:
         figures.write_curve_figures(

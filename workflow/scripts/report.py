@@ -1,4 +1,4 @@
-"""Snakemake adapter: rule report -> lossatlas.report.write_report."""
+"""Snakemake adapter: rules report (the paper, its tables and captions) and supplement -> lossatlas.report.write_report."""
 
 from lossatlas.core.logs import log_to
 
@@ -15,6 +15,7 @@ with log_to(snakemake.log[0]):
     from lossatlas.report import ANALYSIS_FILES, write_report
     from lossatlas.report.citation import find_cff
 
+    paper = snakemake.rule == "report"
     write_report(
         load_study(snakemake.config),
         cells=snakemake.input.cells,
@@ -24,19 +25,17 @@ with log_to(snakemake.log[0]):
         study_figures=snakemake.params.study_figures,
         benchmarks=snakemake.input.benchmarks,
         template=snakemake.input.template,
-        supplement_template=snakemake.input.supplement_template,
-        supplement_html=snakemake.output.supplement_html,
-        supplement_pdf=snakemake.output.supplement_pdf,
         style=snakemake.input.style,
         script=snakemake.input.script,
         html=snakemake.output.html,
         pdf=snakemake.output.pdf,
-        tables_dir=snakemake.params.tables_dir,
-        captions_dir=snakemake.params.captions_dir,
+        # The paper's job also writes the tables, the captions and what it was built from.
+        tables_dir=snakemake.params.tables_dir if paper else None,
+        captions_dir=snakemake.params.captions_dir if paper else None,
+        inputs=snakemake.output.inputs if paper else None,
         repo=snakemake.params.repo,
         invocation=snakemake.params.invocation,
         # The workflow's CITATION.cff, else the one of the checkout lossatlas is installed from.
         citation_file=find_cff(snakemake.params.repo),
         claims=load_claims(snakemake.input.claims)["claims"],
-        inputs=snakemake.output.inputs,
     )

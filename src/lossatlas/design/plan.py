@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -46,6 +46,14 @@ CURVE_FIGURES = ("loss_curves", "test_rmse")
 #: The kinds of study-wide figure, in report order (see :func:`study_figures`).
 STUDY_FIGURE_KINDS = ("article_seeds", "gradient_curves", "scale_diagnostics", "nrmse_vs_scale", "nrmse_heatmap",
                       "time_to_target", "lr_sensitivity", "mechanism")
+#: The jobs the study-wide figures are drawn in, by the tables their kinds read, so that they run side by
+#: side: ``overview`` reads only the aggregate's tables (it runs beside the analysis), ``time`` the
+#: training jobs' evaluations, ``analysis`` the analysis tables (see :func:`study_figure_groups`).
+STUDY_FIGURE_GROUPS = {
+    "overview": ("gradient_curves", "nrmse_vs_scale", "nrmse_heatmap"),
+    "time": ("time_to_target",),
+    "analysis": ("article_seeds", "scale_diagnostics", "lr_sensitivity", "mechanism"),
+}
 #: The short captions of Snakemake's own report (``snakemake --report``), one file each, written by
 #: the report rule from :mod:`lossatlas.report.captions`.
 SNAKEMAKE_CAPTIONS = (*CURVE_FIGURES, *STUDY_FIGURE_KINDS, "report", "table")
@@ -366,6 +374,17 @@ def study_figures(study, claims: Sequence[dict] | None = None) -> dict[str, dict
     if mechanism_claims(claims):
         figures["mechanism"] = {"kind": "mechanism"}
     return figures
+
+
+def study_figure_groups(figures: Mapping[str, Mapping]) -> dict[str, list[str]]:
+    """The names of the study-wide figures ``figures`` (name -> spec, :func:`study_figures`) by the
+    group of :data:`STUDY_FIGURE_GROUPS` their kind belongs to, each in report order; only groups
+    with a figure."""
+    group_of = {kind: group for group, kinds in STUDY_FIGURE_GROUPS.items() for kind in kinds}
+    groups: dict[str, list[str]] = {group: [] for group in STUDY_FIGURE_GROUPS}
+    for name, spec in figures.items():
+        groups[group_of[spec["kind"]]].append(name)
+    return {group: names for group, names in groups.items() if names}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -154,47 +154,67 @@ def read_datasets(paths: Mapping[str, str | os.PathLike | Sequence[str | os.Path
 def write_study_figures(
     study,
     outputs: Mapping[str, str | os.PathLike],
-    cells_path: str | os.PathLike,
-    curves_path: str | os.PathLike,
-    slopes_path: str | os.PathLike,
-    runs_path: str | os.PathLike,
-    summary_path: str | os.PathLike,
+    cells_path: str | os.PathLike | None = None,
+    curves_path: str | os.PathLike | None = None,
+    slopes_path: str | os.PathLike | None = None,
+    runs_path: str | os.PathLike | None = None,
+    summary_path: str | os.PathLike | None = None,
     tuned_path: str | os.PathLike | None = None,
     mechanism_path: str | os.PathLike | None = None,
     evals_paths: Sequence[str | os.PathLike] = (),
     claims: Sequence[dict] | None = None,
     datasets: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]] | None = None,
 ) -> None:
-    """Makes every figure of :func:`lossatlas.design.plan.study_figures` and writes it to ``outputs[name]``
-    (SVG), with its data as CSV next to it.
+    """Makes the figures of :func:`lossatlas.design.plan.study_figures` named in ``outputs`` and writes
+    each to ``outputs[name]`` (SVG), with its data as CSV next to it; each table is read once, and
+    only when a figure drawn needs it (rules ``study_figures_<group>``: one job per group of
+    :func:`lossatlas.design.plan.study_figure_groups`).
 
     Args:
         cells_path: ``results/aggregate/cells.csv``; curves_path: ``results/aggregate/curves.parquet``.
         slopes_path, runs_path, summary_path: ``scale_slopes.csv``, ``article_runs.csv`` and
             ``article_summary.csv`` of ``results/analysis/``.
-        tuned_path, mechanism_path: ``tuned_rates.csv`` and ``mechanism.csv`` of ``results/analysis/``
-            (needed by the time, rate and mechanism figures, when the study has them).
+        tuned_path, mechanism_path: ``tuned_rates.csv`` and ``mechanism.csv`` of ``results/analysis/``.
         evals_paths: the ``evals.parquet`` of the jobs of :func:`lossatlas.design.plan.time_jobs`.
         claims: the claims of the config's claims file (read from the config when None).
         datasets: dataset label -> its arrays' file (``results/datasets/<label>.npz``), or the pair
             ``(npz, manifest)``: needed for every dataset of :func:`rrmse_datasets` (the time
             figures draw the test rRMSE there, over each seed's ``ols_rmse_test``); others are not read.
+    Raises:
+        ValueError: no figure, a name the study does not plan, or a figure drawn whose table's path is None.
     """
     figure_plan = study_figures(study, claims)
-    if set(outputs) != set(figure_plan):
-        raise ValueError(f"outputs {sorted(outputs)} do not match the study's figures {sorted(figure_plan)}")
-    all_cells = results.read(cells_path, "cells")
-    cells = at_default(all_cells, study)
-    # A study without target-scale datasets writes an empty slopes table: read only where a figure needs it.
-    slopes = results.read(slopes_path) if any(spec["kind"] == "scale_diagnostics" for spec in figure_plan.values()) else None
-    curves = evals = arrays = None
-    for name, spec in figure_plan.items():
+    unknown = sorted(set(outputs) - set(figure_plan))
+    if unknown or not outputs:
+        raise ValueError(f"outputs {sorted(outputs)} are not among the study's figures {sorted(figure_plan)}")
+    paths = {"cells": cells_path, "curves": curves_path, "slopes": slopes_path, "article_runs": runs_path,
+             "article_summary": summary_path, "tuned_rates": tuned_path, "mechanism": mechanism_path}
+    read: dict[str, pd.DataFrame] = {}
+
+    def table(key: str, name: str) -> pd.DataFrame:
+        """The table ``key`` of ``paths``, read at its first use (figure ``name``)."""
+        if key not in read:
+            if paths[key] is None:
+                raise ValueError(f"study figure {name!r} needs the {key} table; its path is None")
+            read[key] = results.read(paths[key], key if key in ("cells", "curves") else None)
+        return read[key]
+
+    def default_view(key: str, name: str) -> pd.DataFrame:
+        """The default view (:func:`lossatlas.design.views.at_default`) of the cells or curves table."""
+        if f"{key} at default" not in read:
+            read[f"{key} at default"] = at_default(table(key, name), study)
+        return read[f"{key} at default"]
+
+    evals = arrays = None
+    for name in [name for name in figure_plan if name in outputs]:
+        spec = figure_plan[name]
         kind = spec["kind"]
         if kind == "article_seeds":
-            fig, _, data = plot_article_seeds(results.read(runs_path), results.read(summary_path))
+            fig, _, data = plot_article_seeds(table("article_runs", name), table("article_summary", name))
         elif kind == "nrmse_heatmap":
             experiment = study.experiments[spec["experiment"]]
             columns = ("experiment", "model", "inputs", "targets")
+            cells = default_view("cells", name)
             subset = cells[matches(cells, spec, columns)]
             excluded = [
                 (item.cell.dataset, item.cell.optimizer, item.cell.loss, item.cell.activation)
@@ -209,18 +229,19 @@ def write_study_figures(
             )
             data = with_context(data, spec, ("experiment", "model", "inputs", "targets"))
         elif kind == "gradient_curves":
-            if curves is None:
-                curves = at_default(results.read(curves_path, "curves"), study)
+            curves = default_view("curves", name)
             subset = curves[matches(curves, spec, ("dataset", "model", "inputs", "targets"))]
             fig, _, data = plot_gradient_curves(subset, spec["panels"])
         elif kind == "scale_diagnostics":
             columns = ("experiment", "model", "inputs", "targets", "activation")
-            chosen = slopes[matches(slopes, spec, columns)]
+            slopes, cells = table("slopes", name), default_view("cells", name)
             fig, _, data = plot_scale_diagnostics(
-                cells[matches(cells, spec, columns)], chosen, spec["scales"], spec["optimizers"], spec["losses"]
+                cells[matches(cells, spec, columns)], slopes[matches(slopes, spec, columns)], spec["scales"],
+                spec["optimizers"], spec["losses"]
             )
             data = with_context(data, spec, columns)
         elif kind == "nrmse_vs_scale":
+            cells = default_view("cells", name)
             subset = cells[matches(cells, spec, ("experiment", "model", "inputs"))]
             fig, _, data = plot_nrmse_vs_scale(
                 subset, spec["scales"], spec["targets"], spec["optimizers"], spec["losses"], spec["activations"]
@@ -231,15 +252,15 @@ def write_study_figures(
                 evals = read_evals(evals_paths)
             if arrays is None:
                 arrays = read_datasets(datasets or {}, rrmse_datasets(study, figure_plan))
-            tuned = results.read(tuned_path) if tuned_path is not None else None
-            lines = time_lines(evals, all_cells, study, spec, tuned, arrays)
+            tuned = table("tuned_rates", name) if tuned_path is not None else None
+            lines = time_lines(evals, table("cells", name), study, spec, tuned, arrays)
             fig, _, data = plot_time_to_target(lines, spec, panel_targets(study, spec))
         elif kind == "lr_sensitivity":
-            fig, _, data = plot_lr_sensitivity(all_cells, results.read(tuned_path), spec["panels"], default_rates(study),
-                                               study.config["metrics"]["nrmse_threshold"],
+            fig, _, data = plot_lr_sensitivity(table("cells", name), table("tuned_rates", name), spec["panels"],
+                                               default_rates(study), study.config["metrics"]["nrmse_threshold"],
                                                [study.fit_target(str(panel["dataset"])) for panel in spec["panels"]])
         elif kind == "mechanism":
-            fig, _, data = plot_mechanism(results.read(mechanism_path))
+            fig, _, data = plot_mechanism(table("mechanism", name))
         else:  # pragma: no cover - study_figures makes no other kind
             raise ValueError(f"unknown figure kind {kind!r}")
         save_figure(fig, data, outputs[name])

@@ -164,11 +164,11 @@ def read_benchmarks(paths) -> dict[str, tuple[float, float | None]]:
 
 
 def benchmark_stage(path: str | os.PathLike) -> str:
-    """The rule a benchmark file belongs to, from its path: ``results/benchmarks/<rule or dir>/...``
-    (``figures/study.tsv`` is rule study_figures)."""
+    """The stage a benchmark file belongs to, from its path: ``results/benchmarks/<rule or dir>/...``
+    (``figures/study/<group>.tsv`` is stage study_figures, one job per group)."""
     parts = Path(path).with_suffix("").parts
     parts = parts[parts.index("benchmarks") + 1 :] if "benchmarks" in parts else parts[-1:]
-    if tuple(parts) == ("figures", "study"):
+    if tuple(parts[:2]) == ("figures", "study") and len(parts) == 3:
         return "study_figures"
     return STAGES.get(parts[0], parts[0])
 

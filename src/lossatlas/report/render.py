@@ -375,19 +375,15 @@ def write_report(
     claims: Sequence[dict] | None = None,
     script: str | os.PathLike | None = None,
     inputs: str | os.PathLike | None = None,
-    supplement_template: str | os.PathLike | None = None,
-    supplement_html: str | os.PathLike | None = None,
-    supplement_pdf: str | os.PathLike | None = None,
 ) -> None:
     """Reads the cells and floors tables and the analysis files (name -> path, see
     :data:`ANALYSIS_FILES`), renders the report and writes it as ``html`` and ``pdf``; every table as
     CSV, LaTeX and Markdown in ``tables_dir``, the captions of Snakemake's own report in
     ``captions_dir`` and what it was built from as ``inputs`` (``inputs.json``, for
     :func:`lossatlas.report.rebuild_tables`), each when given. ``claims``: the config's claims (read
-    from the config when None); ``script``: the report's script (:func:`render_html`). With a
-    ``supplement_template``, the same context is also rendered as the supplement, to
-    ``supplement_html`` and ``supplement_pdf`` (the paper, ``template``, refers to it by table and
-    figure id)."""
+    from the config when None); ``script``: the report's script (:func:`render_html`). The paper
+    (``report/paper.html.j2``) and its supplement (``report/supplement.html.j2``) are each rendered
+    by one call, from the same context (rules report and supplement, side by side)."""
     claims = resolve_claims(study, claims, analysis is not None or bool(study_figures))
     if inputs is not None:
         write_inputs(inputs, study, claims, cells=cells, floors=floors, analysis=analysis, figures=figures,
@@ -412,13 +408,9 @@ def write_report(
             tables.write_table_files(item, tables_dir)
     if captions_dir is not None:
         captions.write_snakemake_captions(captions_dir)
-    documents = [(template, html, pdf)]
-    if supplement_template is not None:
-        documents.append((supplement_template, supplement_html, supplement_pdf))
-    for source, html_path, pdf_path in documents:
-        text = render_html(context, source, style, script)
-        write_text(html_path, text)
-        write_pdf(text, pdf_path, Path(html_path).resolve().parent)
+    text = render_html(context, template, style, script)
+    write_text(html, text)
+    write_pdf(text, pdf, Path(html).resolve().parent)
     n_figures = sum(len(context[f"{part}_figures"]) for part in ("article", "overview", "time", "sensitivity", "mechanism"))
     n_figures += sum(len(s["figures"]) for s in context["sections"])
     print(f"wrote {html} and {pdf}: {len(context['citable_tables'])} tables, {n_figures} figures")
