@@ -28,6 +28,7 @@ from lossatlas.design import plan, views
 from lossatlas.design.config import load_study
 from lossatlas.figures import curves as figure_curves
 from lossatlas.figures import style
+from lossatlas.figures import time as figure_time
 from lossatlas.figures.write import floor_values
 
 
@@ -325,6 +326,10 @@ def test_article_seeds_mark_the_printed_value():
 def test_time_to_target_draws_the_median_nrmse_of_each_compared_cell(study):
     group = plan.time_groups(study)[0]
     lines = figures.time_lines(evals_table(study), cells_table(study), study, group, tuned_rates_table())
+    # The rows of each cell grouped once by the caller (several figures of one table) give the same lines.
+    rows_of = figure_time.rows_by_cell(evals_table(study))
+    pd.testing.assert_frame_equal(figures.time_lines(evals_table(study), cells_table(study), study, group, tuned_rates_table(),
+                                                     rows_of=rows_of), lines)
     assert sorted(set(zip(lines["rate"], lines["level"], lines["learning_rate"]))) == [
         ("default", "binary_crossentropy", 0.001), ("default", "mse", 0.001),
         ("tuned", "binary_crossentropy", 1.0), ("tuned", "mse", 0.1)]

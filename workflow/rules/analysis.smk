@@ -25,6 +25,9 @@ rule analysis:
         statistics=config["statistics"],
         mechanism=config["mechanism"],
         code=code_hash("analysis.py"),
+    # The longest job after the aggregate, and every figure but the overview's and the report wait for it:
+    # started first where it competes for a core with the jobs that need only the aggregate's tables.
+    priority: 10
     conda:
         "../../environment.yml"
     log:

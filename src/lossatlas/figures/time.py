@@ -154,8 +154,16 @@ def panel_targets(study, group: Mapping) -> list[tuple[str, float]]:
     return targets
 
 
+def rows_by_cell(evals: pd.DataFrame) -> dict[tuple, np.ndarray]:
+    """The row positions in ``evals`` of each base cell (:data:`lossatlas.core.results.BASE`, as text): the
+    grouping :func:`time_lines` takes the lines' rows from, made once for all the figures of one
+    table of evaluations."""
+    return evals.groupby(BASE, sort=False).indices
+
+
 def time_lines(evals: pd.DataFrame, cells: pd.DataFrame, study, group: Mapping, tuned: pd.DataFrame | None,
-               datasets: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> pd.DataFrame:
+               datasets: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+               rows_of: Mapping[tuple, np.ndarray] | None = None) -> pd.DataFrame:
     """The lines of one time-to-target figure: for each comparison of ``group`` (one of
     :func:`lossatlas.design.plan.time_groups`; :func:`lossatlas.design.plan.comparisons`: a context, its ``panel``,
     and a rate view; ``tuned``: ``tuned_rates.csv``), every cell it compares (its ``level`` of the
@@ -173,6 +181,7 @@ def time_lines(evals: pd.DataFrame, cells: pd.DataFrame, study, group: Mapping, 
         datasets: dataset label -> its arrays (``results/datasets/<label>.npz``); those of a dataset
             with an rRMSE target need ``ols_rmse_test`` of shape ``(S,)``, indexed by ``seed``.
             None: no arrays (every cell must then have an nRMSE target).
+        rows_of: :func:`rows_by_cell` of ``evals``, where the caller has it (made here when None).
     Returns:
         columns :data:`LINE_COLUMNS`, one row per comparison, cell and step.
     Raises:
@@ -182,7 +191,7 @@ def time_lines(evals: pd.DataFrame, cells: pd.DataFrame, study, group: Mapping, 
     check_columns(cells, CELL_COLUMNS, "cells")
     check_columns(evals, [*CELL, "seed", "step", "test_rmse"], "evals")
     arrays = datasets or {}
-    rows_of = evals.groupby(BASE, sort=False).indices  # the rows of each base cell (only those shown are taken)
+    rows_of = rows_by_cell(evals) if rows_of is None else rows_of  # only the rows of the cells shown are taken
     evals = evals[["learning_rate", "seed", "step", "test_rmse"]]  # what a line needs: taking rows of every column is slow
     parts = []
     for comparison in plan.comparisons(group):

@@ -27,7 +27,7 @@ from lossatlas.figures.grid import plot_nrmse_heatmap
 from lossatlas.figures.mechanism import plot_mechanism
 from lossatlas.figures.scale import plot_gradient_curves, plot_nrmse_vs_scale, plot_scale_diagnostics
 from lossatlas.figures.style import check_columns, save_figure
-from lossatlas.figures.time import panel_targets, plot_lr_sensitivity, plot_time_to_target, time_lines
+from lossatlas.figures.time import panel_targets, plot_lr_sensitivity, plot_time_to_target, rows_by_cell, time_lines
 
 FLOOR_COLUMNS = ["experiment", "dataset", "targets", "loss", "floor"]
 
@@ -205,7 +205,7 @@ def write_study_figures(
             read[f"{key} at default"] = at_default(table(key, name), study)
         return read[f"{key} at default"]
 
-    evals = arrays = None
+    evals = arrays = rows_of = None
     for name in [name for name in figure_plan if name in outputs]:
         spec = figure_plan[name]
         kind = spec["kind"]
@@ -250,10 +250,11 @@ def write_study_figures(
         elif kind == "time_to_target":
             if evals is None:
                 evals = read_evals(evals_paths)
+                rows_of = rows_by_cell(evals)
             if arrays is None:
                 arrays = read_datasets(datasets or {}, rrmse_datasets(study, figure_plan))
             tuned = table("tuned_rates", name) if tuned_path is not None else None
-            lines = time_lines(evals, table("cells", name), study, spec, tuned, arrays)
+            lines = time_lines(evals, table("cells", name), study, spec, tuned, arrays, rows_of)
             fig, _, data = plot_time_to_target(lines, spec, panel_targets(study, spec))
         elif kind == "lr_sensitivity":
             fig, _, data = plot_lr_sensitivity(table("cells", name), table("tuned_rates", name), spec["panels"],
