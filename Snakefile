@@ -47,6 +47,7 @@ rule all:
         rules.report.output,
         rules.supplement.output,
         rules.analysis.output,
+        rules.tuned_rates.output,
 
 
 onstart:

@@ -21,6 +21,7 @@ DEEP = {
     "article": ("article.py", "core/source.py"),
     "aggregate": ("aggregate.py", "data/datasets.py"),
     "analysis": ("analysis.py", "design/selection.py"),
+    "tuned_rates": ("tuned_rates.py", "core/tuning.py"),
     "figures": ("figures.py", "figures/svg.py"),
     "study_figures_analysis": ("figures.py", "figures/svg.py"),
     "supplement": ("report.py", "core/textfmt.py"),

@@ -91,18 +91,21 @@ def check_files(study, results: Path) -> tuple[bool, dict]:
             except (OSError, ValueError) as error:
                 print(f"FAIL {path}: missing or unreadable ({type(error).__name__})\n     rebuild: "
                       f".venv/bin/snakemake --cores all --forcerun train --allowed-rules train aggregate analysis "
-                      f"figures {' '.join(f'study_figures_{group}' for group in STUDY_FIGURE_GROUPS)} report supplement  "
+                      f"tuned_rates figures {' '.join(f'study_figures_{group}' for group in STUDY_FIGURE_GROUPS)} report supplement  "
                       f"(or delete results/ and run again)")
                 ok = False
-    for stage, names in (("aggregate", ("trials.parquet", "cells.csv", "curves.parquet", "floors.csv")),
-                         ("analysis", ("claims.csv", "claim_details.csv", "loss_comparisons.csv", "best_losses.csv",
-                                       "scale_slopes.csv", "tuned_rates.csv", "mechanism.csv", "remedies.csv", "findings.json"))):
+    # (directory, rule that writes them, files)
+    for stage, rule, names in (("aggregate", "aggregate", ("trials.parquet", "cells.csv", "curves.parquet", "floors.csv")),
+                               ("analysis", "tuned_rates", ("tuned_rates.csv",)),
+                               ("analysis", "analysis", ("claims.csv", "claim_details.csv", "loss_comparisons.csv",
+                                                         "best_losses.csv", "scale_slopes.csv", "mechanism.csv", "remedies.csv",
+                                                         "findings.json"))):
         for name in names:
             path = results / stage / name
             try:
                 json.loads(path.read_text()) if path.suffix == ".json" else read(path)
             except (OSError, ValueError) as error:
-                print(f"FAIL {path}: missing or unreadable ({type(error).__name__})\n     rebuild: {REBUILD.format(rule=stage)}")
+                print(f"FAIL {path}: missing or unreadable ({type(error).__name__})\n     rebuild: {REBUILD.format(rule=rule)}")
                 ok = False
     if ok:
         print(f"PASS files: {len(used)} datasets match their manifests; every job, aggregate and analysis table reads")

@@ -94,6 +94,7 @@ BENCHMARKS = [
     *(RESULTS / "benchmarks" / "train" / f"{job}.tsv" for job in JOBS),
     *(RESULTS / "benchmarks" / "article" / f"{chunk}.tsv" for chunk in STUDY.article_jobs()),
     RESULTS / "benchmarks" / "aggregate.tsv",
+    RESULTS / "benchmarks" / "tuned_rates.tsv",
     RESULTS / "benchmarks" / "analysis.tsv",
     RESULTS / "benchmarks" / "figures" / "curves.tsv",
     *(RESULTS / "benchmarks" / "figures" / "study" / f"{group}.tsv" for group in STUDY_FIGURE_GROUPS),
@@ -127,9 +128,9 @@ rule figures:
 # The tables each group of study-wide figures reads (lossatlas.figures.write_study_figures), by name.
 STUDY_FIGURE_INPUTS = {
     "overview": {"cells": rules.aggregate.output.cells, "curves": rules.aggregate.output.curves},
-    "time": {
+    "rates": {
         "cells": rules.aggregate.output.cells,
-        "tuned_rates": rules.analysis.output.tuned_rates,
+        "tuned_rates": rules.tuned_rates.output.tuned_rates,
         "evals": TIME_EVALS,
         # The datasets' arrays: a panel whose target is rRMSE divides by each seed's least-squares error.
         "data": [dataset_files(d)["data"] for d in trained_datasets()],
@@ -140,7 +141,6 @@ STUDY_FIGURE_INPUTS = {
         "slopes": rules.analysis.output.slopes,
         "article_runs": rules.analysis.output.article_runs,
         "article_summary": rules.analysis.output.article_summary,
-        "tuned_rates": rules.analysis.output.tuned_rates,
         "mechanism": rules.analysis.output.mechanism,
     },
 }
@@ -151,11 +151,11 @@ for group, names in STUDY_FIGURE_GROUPS.items():
     rule:
         """One group of the study-wide figures (STUDY_FIGURE_GROUPS), one job each, side by side:
         overview: heatmaps of the grid's test nRMSE, gradient norms over training and the test nRMSE
-        against the target scale, at each optimizer's default rate (from the aggregate's tables alone,
-        so drawn while the analysis runs); time: the median test nRMSE against steps of the cells the
-        time-judged claims compare; analysis: the article's examples over seeds, the initial gradient
-        and first update against the target scale, the final test nRMSE against the learning rate of
-        tuned experiments, and the distances needed and travelled of the cells the paired claims compare."""
+        against the target scale, at each optimizer's default rate; rates: the median test nRMSE
+        against steps of the cells the time-judged claims compare, and the final test nRMSE against
+        the learning rate of tuned experiments (both groups drawn while the analysis runs); analysis:
+        the article's examples over seeds, the initial gradient and first update against the target
+        scale, and the distances needed and travelled of the cells the paired claims compare."""
         name:
             f"study_figures_{group}"
         input:
@@ -189,8 +189,9 @@ REPORT_INPUTS = {
     "cells": rules.aggregate.output.cells,
     "floors": rules.aggregate.output.floors,
     **{name: getattr(rules.analysis.output, name) for name in ("article_summary", "article_examples", "comparisons",
-                                                               "best_losses", "verdicts", "claim_details", "tuned_rates",
-                                                               "mechanism", "remedies", "findings")},
+                                                               "best_losses", "verdicts", "claim_details", "mechanism",
+                                                               "remedies", "findings")},
+    "tuned_rates": rules.tuned_rates.output.tuned_rates,
     "claims": config["claims"],
     "figures": [path for *_, path in CURVE_FIGURE_LIST],
     "study_figures": list(STUDY_FIGURES.values()),

@@ -13,5 +13,6 @@ with log_to(snakemake.log[0]):
         article=snakemake.input.article,
         claims=snakemake.input.claims,
         scales=snakemake.params.scales,
+        tuned_rates=snakemake.input.tuned_rates,
         outputs=dict(snakemake.output.items()),
     )

@@ -183,11 +183,20 @@ def scale_slopes(trials: pd.DataFrame, scales: dict[str, float], metric: str, n_
     return pd.DataFrame(rows)
 
 
-def write_analysis(study, trials: str, cells: str, article, claims: str, scales: dict[str, float], outputs: dict[str, str]) -> None:
+def write_tuned_rates(study, trials: str, cells: str, output: str) -> None:
+    """Reads the aggregated ``trials`` and ``cells`` and writes the tuned rate of each base cell of a
+    tuned experiment (:func:`lossatlas.design.views.tuned_table`) to ``output`` (rule tuned_rates: from
+    the aggregate's tables alone, so that the figures that read it need not wait for the analysis)."""
+    write_table(output, tuned_table(read(trials, "trials"), study, read(cells, "cells")))
+
+
+def write_analysis(study, trials: str, cells: str, article, claims: str, scales: dict[str, float], tuned_rates: str,
+                   outputs: dict[str, str]) -> None:
     """Reads the aggregated ``trials`` and ``cells``, the article's verbatim runs (``article``: CSV
-    paths) and the ``claims`` file, and writes every analysis table to ``outputs`` (name -> path:
-    article_runs, article_summary, article_examples, comparisons, best_losses, slopes, tuned_rates,
-    verdicts, claim_details, mechanism, remedies, findings).
+    paths), the ``claims`` file and the ``tuned_rates`` table (:func:`write_tuned_rates`), and writes
+    every analysis table to ``outputs`` (name -> path: article_runs, article_summary,
+    article_examples, comparisons, best_losses, slopes, verdicts, claim_details, mechanism, remedies,
+    findings).
 
     Loss comparisons, best losses and slopes are at each optimizer's default rate (the article's
     setting); the claims are judged at the rates each claim names (:mod:`lossatlas.design.views`)."""
@@ -205,8 +214,7 @@ def write_analysis(study, trials: str, cells: str, article, claims: str, scales:
     write_table(outputs["best_losses"], best_losses(default_cells, comparisons))
     slopes = pd.concat([scale_slopes(default_trials, scales, metric, resamples, seed) for metric in SLOPE_METRICS], ignore_index=True)
     write_table(outputs["slopes"], slopes)
-    tuned = tuned_table(trial_table, study, cell_table)
-    write_table(outputs["tuned_rates"], tuned)
+    tuned = read(tuned_rates)
     claim_file = load_claims(claims)
     verdicts, details = evaluate_claims(claim_file, trial_table, cell_table, runs, slopes, study, tuned, resamples, seed)
     write_table(outputs["verdicts"], verdicts)

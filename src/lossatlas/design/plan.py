@@ -47,12 +47,13 @@ CURVE_FIGURES = ("loss_curves", "test_rmse")
 STUDY_FIGURE_KINDS = ("article_seeds", "gradient_curves", "scale_diagnostics", "nrmse_vs_scale", "nrmse_heatmap",
                       "time_to_target", "lr_sensitivity", "mechanism")
 #: The jobs the study-wide figures are drawn in, by the tables their kinds read, so that they run side by
-#: side: ``overview`` reads only the aggregate's tables (it runs beside the analysis), ``time`` the
-#: training jobs' evaluations, ``analysis`` the analysis tables (see :func:`study_figure_groups`).
+#: side: ``overview`` reads only the aggregate's tables and ``rates`` the tuned rates with the training
+#: jobs' evaluations (both drawn while the analysis runs), ``analysis`` the analysis tables (see
+#: :func:`study_figure_groups`).
 STUDY_FIGURE_GROUPS = {
     "overview": ("gradient_curves", "nrmse_vs_scale", "nrmse_heatmap"),
-    "time": ("time_to_target",),
-    "analysis": ("article_seeds", "scale_diagnostics", "lr_sensitivity", "mechanism"),
+    "rates": ("time_to_target", "lr_sensitivity"),
+    "analysis": ("article_seeds", "scale_diagnostics", "mechanism"),
 }
 #: The short captions of Snakemake's own report (``snakemake --report``), one file each, written by
 #: the report rule from :mod:`lossatlas.report.captions`.

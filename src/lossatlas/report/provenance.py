@@ -21,8 +21,8 @@ from lossatlas.report import citation
 
 PACKAGES = ("tensorflow-cpu", "keras", "numpy", "scipy", "pandas", "matplotlib", "jinja2", "snakemake", "weasyprint")
 # Benchmark directories (results/benchmarks/<dir>/...) and files, by the rule that wrote them; in pipeline order.
-STAGES = {"datasets": "dataset", "train": "train", "article": "article", "aggregate": "aggregate", "analysis": "analysis",
-          "figures": "figures", "figures/study": "study_figures", "report": "report"}
+STAGES = {"datasets": "dataset", "train": "train", "article": "article", "aggregate": "aggregate", "tuned_rates": "tuned_rates",
+          "analysis": "analysis", "figures": "figures", "figures/study": "study_figures", "report": "report"}
 # Snakemake options that only choose which jobs run again: left out of the command line shown, so that
 # re-rendering the report (``--forcerun report``) gives the same bytes. None: the option takes every
 # argument up to the next option; 0: none.
