@@ -76,9 +76,10 @@ def write_curve_figures(
     (rule ``figures``: one process draws every curve figure)."""
     all_curves = results.read(curves_path, "curves")
     all_floors = results.read(floors_path, "floors")
+    rows_of = all_curves.groupby(["dataset", "experiment"], sort=False).indices  # the rows of each pair, in order
     for dataset, experiments in figures.items():
         for experiment, outputs in experiments.items():
-            curves = all_curves[(all_curves["dataset"] == dataset) & (all_curves["experiment"] == experiment)]
+            curves = all_curves.iloc[rows_of.get((dataset, experiment), [])]
             budget = None
             if study is not None:
                 curves = at_default(curves, study)
