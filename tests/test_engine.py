@@ -107,6 +107,26 @@ def test_engine_matches_fit_with_xla():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("batch_size", [25, 128], ids=["batches-divide-the-set", "one-batch"])
+def test_engine_matches_fit_whatever_the_last_batch(batch_size):
+    """Without XLA one loop runs every batch of an epoch, the last one short: a batch size that
+    divides the 100 training samples, and one larger than the set, train as fit does."""
+    data, seeds, initial = setup("seed_small", DENSE)
+    segments = [("mse", "sigmoid"), ("binary_crossentropy", "sigmoid")]
+    result = engine.StackTrainer(data, DENSE, segments, ADAM, initial, seeds, batch_size=batch_size).train(10)
+    orders = engine.batch_orders(seeds, data["x_train"].shape[1], 10)
+    for trial in range(4):
+        (loss, activation), replicate = segments[trial // 2], trial % 2
+        weights, losses = reference.fit_reference(
+            data["x_train"][replicate], data["y_train"][replicate], DENSE, loss, activation, ADAM,
+            [array[replicate] for array in initial], orders[:, replicate], batch_size=batch_size,
+        )
+        np.testing.assert_allclose(result.train_loss[:, trial], losses, rtol=1e-5, atol=1e-7)
+        for got, want in zip(result.weights, weights):
+            np.testing.assert_allclose(got[trial], want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.slow
 def test_a_production_size_stack_matches_fit():
     """600 trials (6 cells x 100 seeds) in one stack: a sample of them, first and last included,
     equals fit trial by trial."""

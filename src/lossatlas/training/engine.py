@@ -14,7 +14,7 @@ to Keras.
 Speed: the losses and output activations are applied once per distinct loss and activation over
 the whole stack and selected per trial (``tf.where``), so a stack of 25 cells costs little more
 than one of a single cell; several epochs run inside one graph call (a ``while`` loop over epochs,
-the batches of an epoch unrolled); diagnostics are not computed at every step but by a *probe* at
+and in it one over the batches); one gather fetches a batch's inputs and targets; diagnostics are not computed at every step but by a *probe* at
 the evaluation points (full training set, no update).
 
 Seed ``s`` fixes the data replicate, the initial weights and the batch order of every trial that uses
@@ -151,6 +151,8 @@ class BatchOrders:
     def __init__(self, seeds: Sequence[int], n_samples: int, block: int = EPOCHS_PER_CALL):
         self.n_samples, self.block = n_samples, block
         unique, self.index = np.unique(np.asarray(seeds, np.int64), return_inverse=True)
+        # Distinct seeds in increasing order: each replicate's orders are its stream's, no gather needed.
+        self.one_per_stream = np.array_equal(self.index, np.arange(len(unique)))
         self.streams = [np.random.default_rng(derive_seed(int(seed), "batches")) for seed in unique]
         self.buffer = np.empty((len(unique), 0, n_samples), np.int32)  # (distinct seeds, epochs, n)
 
@@ -163,7 +165,8 @@ class BatchOrders:
                 stream.random(dtype=np.float32, out=rows)
             drawn = _permutations(keys)
             self.buffer = np.concatenate([self.buffer, drawn], axis=1) if self.buffer.shape[1] else drawn
-        orders, self.buffer = self.buffer[self.index, :epochs], self.buffer[:, epochs:]
+        orders = self.buffer[:, :epochs] if self.one_per_stream else self.buffer[self.index, :epochs]
+        self.buffer = self.buffer[:, epochs:]
         return orders.transpose(1, 0, 2)
 
 
@@ -302,8 +305,15 @@ class StackTrainer:
             scale = np.asarray(data["target_scale"], np.float32)[:, None, None]
             y_train = ((y_train - shift) / scale).astype(np.float32)
             self.target_transform = (shift, scale)
-        self.x_train = tf.constant(data["x_train"].astype(np.float32))
-        self.y_train = tf.constant(y_train)
+        x_train = data["x_train"].astype(np.float32)
+        self.x_train, self.y_train = tf.constant(x_train), tf.constant(y_train)
+        # The steps read the training set as one table of rows (inputs, then target), replicate by
+        # replicate (row s * n + i: sample i of replicate s), so that one gather fetches a batch's
+        # inputs and targets of every replicate (a gather costs per row fetched, whatever its width).
+        self.n_inputs = x_train.shape[2]
+        rows = np.concatenate([x_train, y_train], axis=2)
+        self.train_rows = tf.constant(rows.reshape(n_seeds * self.n_train, rows.shape[2]))
+        self.row_offsets = tf.constant((np.arange(n_seeds) * self.n_train).astype(np.int32)[:, None])
         self.splits = {"test": (data["x_test"], data["y_test"])}
         if "x_validation" in data:
             self.splits["validation"] = (data["x_validation"], data["y_validation"])
@@ -333,6 +343,8 @@ class StackTrainer:
         replicate = np.array([s for _, s in self.trials], np.int64)
         self.trial_segment, self.trial_replicate = segment_index, replicate
         self.replicate = tf.constant(replicate.astype(np.int32))
+        # Trial t trains on replicate t (one segment, every replicate, in order): no gather needed.
+        self.one_trial_per_replicate = np.array_equal(replicate, np.arange(self.n_seeds))
         rates = [self.spec.learning_rate if seg.learning_rate is None else seg.learning_rate for seg in self.segments]
         self.learning_rates = np.array([rates[k] for k in segment_index], np.float32)
         learning_rate = tf.constant(self.learning_rates.reshape(-1, 1, 1))
@@ -454,9 +466,17 @@ class StackTrainer:
         ]
         return _select(self.loss_masks, values)
 
-    def _batch(self, tensor, index):
-        """Rows ``index`` ``(S, batch)`` of each replicate of ``tensor`` ``(S, n, k)``, one per trial ``(T, batch, k)``."""
-        return tf.gather(tf.gather(tensor, index, batch_dims=1), self.replicate)
+    def _batch(self, index):
+        """The inputs ``(T, batch, d)`` and targets ``(T, batch, 1)`` of each trial for the samples
+        ``index`` ``(S, batch)`` of each replicate."""
+        if self.jit_compile:
+            # XLA fuses the gathers into the ops that read them, and how it rounds depends on that
+            # graph: with XLA the batch is fetched from x_train and y_train, two gathers each.
+            return tuple(tf.gather(tf.gather(tensor, index, batch_dims=1), self.replicate) for tensor in (self.x_train, self.y_train))
+        batch = tf.gather(self.train_rows, index + self.row_offsets)
+        if not self.one_trial_per_replicate:
+            batch = tf.gather(batch, self.replicate)
+        return tf.split(batch, [self.n_inputs, -1], axis=2)
 
     # ------------------------------------------------------------------------------------------
     # Graph functions
@@ -465,13 +485,14 @@ class StackTrainer:
     def _step(self, index):
         """One optimizer step on the samples ``index`` ``(S, batch)`` of each replicate; returns each
         trial's batch loss times the batch size ``(T,)``."""
-        x, y = self._batch(self.x_train, index), self._batch(self.y_train, index)
+        x, y = self._batch(index)
         with tf.GradientTape() as tape:
             trial_losses = tf.reduce_mean(self._sample_losses(y, self._pre_activation(x)), axis=-1)
             total = tf.reduce_sum(trial_losses)
         grads = _clip_per_trial(tape.gradient(total, self.variables), self.spec)
         self.optimizer.apply_gradients(zip(grads, self.variables))
-        return trial_losses * float(index.shape[1])
+        size = index.shape[1]  # static, but without XLA a runtime value (see _train_chunk)
+        return trial_losses * (float(size) if size is not None else tf.cast(tf.shape(index)[1], tf.float32))
 
     def _train_chunk(self, orders, count):
         """Runs ``count`` epochs (at most ``epochs_per_call``); ``orders[e]`` is epoch ``e``'s ``(S, n)``
@@ -480,21 +501,27 @@ class StackTrainer:
         (rows past ``count`` are zero)."""
         size = orders.shape[0]
         # Loops on counters, not `for epoch in tf.range(count)`: XLA would take the range's length as
-        # a compile-time constant and compile the graph again for every new count. The full batches
-        # of an epoch run in a loop (one copy of the step in the graph, so it compiles fast), then
-        # the short last batch, if any. Written as `tf.while_loop`s so that tracing needs no AutoGraph.
+        # a compile-time constant and compile the graph again for every new count. The batches of an
+        # epoch run in a loop (one copy of the step in the graph, so it traces and compiles fast).
+        # XLA needs static shapes: there the loop runs the full batches and the short last batch, if
+        # any, is a second copy of the step after it. Without XLA the loop runs every batch, the last
+        # one short (the batch size is then a runtime value). Written as `tf.while_loop`s so that
+        # tracing needs no AutoGraph.
         full, rest = divmod(self.n_train, self.batch_size)
+        looped = full if self.jit_compile else -(-self.n_train // self.batch_size)
 
         def epoch_body(epoch, losses, updates, finite):
             start = [tf.identity(variable) for variable in self.variables]
             order = orders[epoch]
 
             def batch_body(batch, loss_sum):
-                index = tf.slice(order, [0, batch * self.batch_size], [self.n_seeds, self.batch_size])
+                first = batch * self.batch_size
+                size = self.batch_size if self.jit_compile else tf.minimum(self.batch_size, self.n_train - first)
+                index = tf.slice(order, [0, first], [self.n_seeds, size])
                 return batch + 1, loss_sum + self._step(index)
 
-            _, loss_sum = tf.while_loop(lambda batch, _: batch < full, batch_body, [tf.constant(0), tf.zeros([self.n_trials])])
-            if rest:
+            _, loss_sum = tf.while_loop(lambda batch, _: batch < looped, batch_body, [tf.constant(0), tf.zeros([self.n_trials])])
+            if rest and self.jit_compile:
                 loss_sum += self._step(order[:, full * self.batch_size :])
             epoch_loss = loss_sum / float(self.n_train)
             change = tf.add_n([_per_trial_sum(tf.square(v - s)) for v, s in zip(self.variables, start)])
