@@ -187,6 +187,21 @@ def test_test_and_validation_metrics_match_predict_at_every_evaluation_point():
 
 
 @pytest.mark.slow
+def test_a_diverging_trials_earlier_epochs_keep_their_losses_however_the_calls_split():
+    """SGD at rate 0.6 on the linear cells diverges at epoch 4: the three epochs before it keep their
+    finite losses and update norms, the same whether the 12 epochs run in one graph call or in four."""
+    data, seeds, initial = setup("seed_large", DENSE, n_seeds=3)
+    spec = OptimizerSpec("big", "sgd", 0.6)
+    one, four = (engine.StackTrainer(data, DENSE, [("mse", "linear")], spec, initial, seeds).train(12, eval_every=every)
+                 for every in (12, 3))
+    assert np.all(one.diverged_epoch == 4) and np.all(four.diverged_epoch == 4)
+    assert np.all(np.isfinite(one.train_loss[:3])) and not np.any(np.isfinite(one.train_loss[3:]))
+    np.testing.assert_array_equal(one.train_loss, four.train_loss)
+    np.testing.assert_array_equal(one.evals["update_norm"][-1], four.evals["update_norm"][-1])
+    assert np.all(np.isfinite(four.evals["update_norm"][1]))  # epoch 3, before the divergence
+
+
+@pytest.mark.slow
 def test_a_diverging_trial_is_recorded_and_isolated():
     """SGD with a huge learning rate blows up the linear cells; the bounded sigmoid cells of the same
     stack must train exactly as they do alone, and the job must not crash."""

@@ -528,8 +528,11 @@ class StackTrainer:
             ok = tf.math.is_finite(epoch_loss)
             for variable in self.variables:
                 ok = ok & tf.reduce_all(tf.reshape(tf.math.is_finite(variable), [self.n_trials, -1]), axis=1)
-            row = tf.one_hot(epoch, size, dtype=tf.float32)[:, None]
-            return epoch + 1, losses + row * epoch_loss, updates + row * tf.sqrt(change), finite | (tf.cast(row, tf.bool) & ok)
+            # This epoch's row is selected, not added as one-hot times the values: 0 * inf is NaN, which
+            # would overwrite a diverging trial's earlier epochs of this call.
+            row = tf.equal(tf.range(size), epoch)[:, None]
+            return (epoch + 1, tf.where(row, epoch_loss, losses), tf.where(row, tf.sqrt(change), updates),
+                    finite | (row & ok))
 
         zeros = tf.zeros([size, self.n_trials])
         initial = [tf.constant(0), zeros, zeros, tf.zeros([size, self.n_trials], tf.bool)]
