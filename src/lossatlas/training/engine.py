@@ -14,8 +14,8 @@ to Keras.
 Speed: the losses and output activations are applied once per distinct loss and activation over
 the whole stack and selected per trial (``tf.where``), so a stack of 25 cells costs little more
 than one of a single cell; several epochs run inside one graph call (a ``while`` loop over epochs,
-and in it one over the batches); one gather fetches a batch's inputs and targets; diagnostics are not computed at every step but by a *probe* at
-the evaluation points (full training set, no update).
+and in it one over the batches); one gather fetches a batch's inputs and targets; diagnostics are
+not computed at every step but by a *probe* at the evaluation points (full training set, no update).
 
 Seed ``s`` fixes the data replicate, the initial weights and the batch order of every trial that uses
 it, so segments of a stack (and of other stacks with the same dataset family and model) are paired.
