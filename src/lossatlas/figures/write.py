@@ -3,8 +3,9 @@ each figure plots as CSV next to it (``<figure>.csv``, :func:`lossatlas.figures.
 
 :func:`write_curve_figures` makes the curve figures of every dataset and experiment (rule ``figures``;
 :func:`write_figures` those of one),
-:func:`write_study_figures` the study-wide ones of :func:`lossatlas.design.plan.study_figures` (rule
-``study_figures``). Every table is read with :func:`lossatlas.core.results.read`, cell labels as text and
+:func:`write_study_figures` those of the study-wide ones of :func:`lossatlas.design.plan.study_figures`
+it is given (rules ``study_figures_<group>``, one per group of
+:func:`lossatlas.design.plan.study_figure_groups`). Every table is read with :func:`lossatlas.core.results.read`, cell labels as text and
 the learning rate as a number; every figure that shows one rate per cell shows the default view
 (:func:`lossatlas.design.views.at_default`).
 """
