@@ -5,9 +5,9 @@ each figure plots as CSV next to it (``<figure>.csv``, :func:`lossatlas.figures.
 :func:`write_figures` those of one),
 :func:`write_study_figures` those of the study-wide ones of :func:`lossatlas.design.plan.study_figures`
 it is given (rules ``study_figures_<group>``, one per group of
-:func:`lossatlas.design.plan.study_figure_groups`). Every table is read with :func:`lossatlas.core.results.read`, cell labels as text and
-the learning rate as a number; every figure that shows one rate per cell shows the default view
-(:func:`lossatlas.design.views.at_default`).
+:func:`lossatlas.design.plan.study_figure_groups`). Every table is read with
+:func:`lossatlas.core.results.read`, cell labels as text and the learning rate as a number; every
+figure that shows one rate per cell shows the default view (:func:`lossatlas.design.views.at_default`).
 """
 
 from __future__ import annotations
@@ -192,6 +192,7 @@ def write_study_figures(
     paths = {"cells": cells_path, "curves": curves_path, "slopes": slopes_path, "article_runs": runs_path,
              "article_summary": summary_path, "tuned_rates": tuned_path, "mechanism": mechanism_path}
     read: dict[str, pd.DataFrame] = {}
+    defaults: dict[str, pd.DataFrame] = {}
 
     def table(key: str, name: str) -> pd.DataFrame:
         """The table ``key`` of ``paths``, read at its first use (figure ``name``)."""
@@ -203,9 +204,9 @@ def write_study_figures(
 
     def default_view(key: str, name: str) -> pd.DataFrame:
         """The default view (:func:`lossatlas.design.views.at_default`) of the cells or curves table."""
-        if f"{key} at default" not in read:
-            read[f"{key} at default"] = at_default(table(key, name), study)
-        return read[f"{key} at default"]
+        if key not in defaults:
+            defaults[key] = at_default(table(key, name), study)
+        return defaults[key]
 
     evals = arrays = rows_of = None
     for name in [name for name in figure_plan if name in outputs]:
