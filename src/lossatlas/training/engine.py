@@ -516,8 +516,8 @@ class StackTrainer:
 
             def batch_body(batch, loss_sum):
                 first = batch * self.batch_size
-                size = self.batch_size if self.jit_compile else tf.minimum(self.batch_size, self.n_train - first)
-                index = tf.slice(order, [0, first], [self.n_seeds, size])
+                taken = self.batch_size if self.jit_compile else tf.minimum(self.batch_size, self.n_train - first)
+                index = tf.slice(order, [0, first], [self.n_seeds, taken])
                 return batch + 1, loss_sum + self._step(index)
 
             _, loss_sum = tf.while_loop(lambda batch, _: batch < looped, batch_body, [tf.constant(0), tf.zeros([self.n_trials])])
