@@ -9,7 +9,7 @@ rule tuned_rates:
         tuned_rates=RESULTS / "analysis" / "tuned_rates.csv",
     params:
         code=code_hash("tuned_rates.py"),
-    # Every job after the aggregate but the overview's figures waits for it or for the analysis.
+    # Every job after the aggregate but the curve and overview figures waits for it or for the analysis.
     priority: 10
     conda:
         "../../environment.yml"
