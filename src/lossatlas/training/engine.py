@@ -473,7 +473,9 @@ class StackTrainer:
             # XLA fuses the gathers into the ops that read them, and how it rounds depends on that
             # graph: with XLA the batch is fetched from x_train and y_train, two gathers each.
             return tuple(tf.gather(tf.gather(tensor, index, batch_dims=1), self.replicate) for tensor in (self.x_train, self.y_train))
-        batch = tf.gather(self.train_rows, index + self.row_offsets)
+        # gather_nd, not gather: the same rows, fetched in about half the time of TensorFlow's gather
+        # for rows this narrow.
+        batch = tf.gather_nd(self.train_rows, (index + self.row_offsets)[..., None])
         if not self.one_trial_per_replicate:
             batch = tf.gather(batch, self.replicate)
         return tf.split(batch, [self.n_inputs, -1], axis=2)
