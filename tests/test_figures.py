@@ -611,6 +611,12 @@ def test_study_figures_are_grouped_by_the_tables_they_read(study):
     assert groups["analysis"][0] == "article_seeds"
     assert {figure_plan[name]["kind"] for name in groups["rates"]} == {"time_to_target", "lr_sensitivity"}
     assert plan.study_figure_groups({"mechanism": {"kind": "mechanism"}}) == {"analysis": ["mechanism"]}
+    # Each group's job is given the tables its figures read (STUDY_FIGURE_TABLES), each once.
+    tables = {group: plan.study_figure_tables(figure_plan, names) for group, names in groups.items()}
+    assert tables == {"overview": ["curves", "cells"], "rates": ["evals", "data", "manifests", "tuned_rates", "cells"],
+                      "analysis": ["article_runs", "article_summary", "slopes", "cells", "mechanism"]}
+    sensitivity = [name for name in groups["rates"] if figure_plan[name]["kind"] == "lr_sensitivity"]
+    assert plan.study_figure_tables(figure_plan, sensitivity) == ["cells", "tuned_rates"]  # no evaluations
 
 
 def test_the_default_view_has_each_optimizers_own_rate(study):
@@ -720,7 +726,7 @@ def test_study_figures_read_the_arrays_of_the_rrmse_datasets(tmp_path):
 
 
 @pytest.mark.slow
-def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
+def test_write_study_figures_makes_every_planned_figure(study, tmp_path, monkeypatch):
     tables = analysis_tables()
     paths = {name: tmp_path / f"{name}.csv" for name in ("cells", "slopes", "runs", "summary")}
     cells_table(study).to_csv(paths["cells"], index=False)
@@ -763,12 +769,26 @@ def test_write_study_figures_makes_every_planned_figure(study, tmp_path):
     for wrong in ({}, {"nowhere": tmp_path / "nowhere.svg"}):
         with pytest.raises(ValueError, match="not among the study's figures"):
             figures.write_study_figures(study, wrong, *arguments)
-    # One figure alone, from the one table it reads; a figure whose table is not given names it.
-    alone = tmp_path / "alone" / "mechanism.svg"
-    figures.write_study_figures(study, {"mechanism": alone}, mechanism_path=tmp_path / "mechanism.csv")
-    assert alone.read_bytes() == outputs["mechanism"].read_bytes()
+    # Each figure alone, from only the tables STUDY_FIGURE_TABLES lists for its kind: the same figure.
+    keywords = dict(zip(["cells_path", "curves_path", "slopes_path", "runs_path", "summary_path", "tuned_path",
+                         "mechanism_path", "evals_paths"], arguments))
+    by_table = {"cells": "cells_path", "curves": "curves_path", "slopes": "slopes_path", "article_runs": "runs_path",
+                "article_summary": "summary_path", "tuned_rates": "tuned_path", "mechanism": "mechanism_path",
+                "evals": "evals_paths"}
+    figure_plan = plan.study_figures(study)
+    for name, path in outputs.items():
+        alone = tmp_path / "alone" / path.name
+        given = {by_table[table]: keywords[by_table[table]] for table in plan.STUDY_FIGURE_TABLES[figure_plan[name]["kind"]]
+                 if table in by_table}
+        figures.write_study_figures(study, {name: alone}, **given)
+        assert alone.read_bytes() == path.read_bytes(), name
+    # A figure whose table is not given names it; so does one whose kind does not list a table it reads.
     with pytest.raises(ValueError, match="'scale_diagnostics' needs the cells table"):
         figures.write_study_figures(study, {"scale_diagnostics": alone}, slopes_path=paths["slopes"])
+    with monkeypatch.context() as patch:
+        patch.setitem(plan.STUDY_FIGURE_TABLES, "mechanism", ("cells",))
+        with pytest.raises(ValueError, match="'mechanism' reads the mechanism table, which STUDY_FIGURE_TABLES does not list"):
+            figures.write_study_figures(study, {"mechanism": alone}, *arguments)
 
 
 # --- one way: config -> ... -> figures, report ---------------------------------------------------

@@ -125,24 +125,17 @@ rule figures:
         "../scripts/figures.py"
 
 
-# The tables each group of study-wide figures reads (lossatlas.figures.write_study_figures), by name.
-STUDY_FIGURE_INPUTS = {
-    "overview": {"cells": rules.aggregate.output.cells, "curves": rules.aggregate.output.curves},
-    "rates": {
-        "cells": rules.aggregate.output.cells,
-        "tuned_rates": rules.tuned_rates.output.tuned_rates,
-        "evals": TIME_EVALS,
-        # The datasets' arrays: a panel whose target is rRMSE divides by each seed's least-squares error.
-        "data": [dataset_files(d)["data"] for d in trained_datasets()],
-        "manifests": [dataset_files(d)["manifest"] for d in trained_datasets()],
-    },
-    "analysis": {
-        "cells": rules.aggregate.output.cells,
-        "slopes": rules.analysis.output.slopes,
-        "article_runs": rules.analysis.output.article_runs,
-        "article_summary": rules.analysis.output.article_summary,
-        "mechanism": rules.analysis.output.mechanism,
-    },
+# Each table a study-wide figure may read, by its name in lossatlas.design.plan.STUDY_FIGURE_TABLES (which
+# says what each kind of figure reads): a group's job is given those its figures read.
+STUDY_FIGURE_TABLE_FILES = {
+    "cells": rules.aggregate.output.cells,
+    "curves": rules.aggregate.output.curves,
+    **{name: getattr(rules.analysis.output, name) for name in ("slopes", "article_runs", "article_summary", "mechanism")},
+    "tuned_rates": rules.tuned_rates.output.tuned_rates,
+    "evals": TIME_EVALS,
+    # The datasets' arrays: a panel whose target is rRMSE divides by each seed's least-squares error.
+    "data": [dataset_files(d)["data"] for d in trained_datasets()],
+    "manifests": [dataset_files(d)["manifest"] for d in trained_datasets()],
 }
 
 
@@ -160,7 +153,7 @@ for group, names in STUDY_FIGURE_GROUPS.items():
             f"study_figures_{group}"
         input:
             claims=config["claims"],
-            **STUDY_FIGURE_INPUTS[group],
+            **{table: STUDY_FIGURE_TABLE_FILES[table] for table in lossatlas_plan.study_figure_tables(STUDY_FIGURE_PLAN, names)},
         output:
             [
                 report(STUDY_FIGURES[name], caption=caption(STUDY_FIGURE_PLAN[name]["kind"]), category="Figures",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -43,13 +43,28 @@ ARTICLE_FAMILY = "seed_small"
 SCALE_FAMILY = "target_scale"
 #: The curve figures of one dataset and experiment.
 CURVE_FIGURES = ("loss_curves", "test_rmse")
-#: The kinds of study-wide figure, in report order (see :func:`study_figures`).
-STUDY_FIGURE_KINDS = ("article_seeds", "gradient_curves", "scale_diagnostics", "nrmse_vs_scale", "nrmse_heatmap",
-                      "time_to_target", "lr_sensitivity", "mechanism")
-#: The jobs the study-wide figures are drawn in, by the tables their kinds read, so that they run side by
-#: side: ``overview`` reads only the aggregate's tables and ``rates`` the tuned rates with the training
-#: jobs' evaluations (both drawn while the analysis runs), ``analysis`` the analysis tables (see
-#: :func:`study_figure_groups`).
+#: The tables each kind of study-wide figure reads (kinds in report order, see :func:`study_figures`),
+#: by the name of its input to the rules ``study_figures_<group>``: the aggregate's ``cells`` and
+#: ``curves``; the analysis' ``slopes``, ``article_runs``, ``article_summary`` and ``mechanism``;
+#: ``tuned_rates``; and for the time figures the evaluations of the jobs of :func:`time_jobs` (``evals``)
+#: with the datasets' arrays and manifests (``data``, ``manifests``).
+#: :func:`lossatlas.figures.write_study_figures` reads no other table for a kind.
+STUDY_FIGURE_TABLES = {
+    "article_seeds": ("article_runs", "article_summary"),
+    "gradient_curves": ("curves",),
+    "scale_diagnostics": ("slopes", "cells"),
+    "nrmse_vs_scale": ("cells",),
+    "nrmse_heatmap": ("cells",),
+    "time_to_target": ("evals", "data", "manifests", "tuned_rates", "cells"),
+    "lr_sensitivity": ("cells", "tuned_rates"),
+    "mechanism": ("mechanism",),
+}
+#: The kinds of study-wide figure, in report order.
+STUDY_FIGURE_KINDS = tuple(STUDY_FIGURE_TABLES)
+#: The jobs the study-wide figures are drawn in, by the tables their kinds read
+#: (:data:`STUDY_FIGURE_TABLES`), so that they run side by side: ``overview`` reads only the aggregate's
+#: tables and ``rates`` the tuned rates with the training jobs' evaluations (both drawn while the
+#: analysis runs), ``analysis`` the analysis tables (see :func:`study_figure_groups`).
 STUDY_FIGURE_GROUPS = {
     "overview": ("gradient_curves", "nrmse_vs_scale", "nrmse_heatmap"),
     "rates": ("time_to_target", "lr_sensitivity"),
@@ -386,6 +401,12 @@ def study_figure_groups(figures: Mapping[str, Mapping]) -> dict[str, list[str]]:
     for name, spec in figures.items():
         groups[group_of[spec["kind"]]].append(name)
     return {group: names for group, names in groups.items() if names}
+
+
+def study_figure_tables(figures: Mapping[str, Mapping], names: Iterable[str]) -> list[str]:
+    """The tables (:data:`STUDY_FIGURE_TABLES`) that the figures ``names`` of ``figures`` (name -> spec,
+    :func:`study_figures`) read, each once, in the order of first use."""
+    return list(dict.fromkeys(table for name in names for table in STUDY_FIGURE_TABLES[figures[name]["kind"]]))
 
 
 # ---------------------------------------------------------------------------------------------

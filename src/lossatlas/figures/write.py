@@ -19,7 +19,7 @@ import pandas as pd
 
 from lossatlas.core import results
 from lossatlas.data.datasets import load_dataset
-from lossatlas.design.plan import CURVE_FIGURES, config_cells, study_figures
+from lossatlas.design.plan import CURVE_FIGURES, STUDY_FIGURE_TABLES, config_cells, study_figures
 from lossatlas.design.selection import select_rows
 from lossatlas.design.views import at_default, default_rates
 from lossatlas.figures.article import plot_article_seeds
@@ -169,8 +169,9 @@ def write_study_figures(
 ) -> None:
     """Makes the figures of :func:`lossatlas.design.plan.study_figures` named in ``outputs`` and writes
     each to ``outputs[name]`` (SVG), with its data as CSV next to it; each table is read once, and
-    only when a figure drawn needs it (rules ``study_figures_<group>``: one job per group of
-    :func:`lossatlas.design.plan.study_figure_groups`).
+    only when a figure drawn needs it: a figure reads only the tables
+    :data:`lossatlas.design.plan.STUDY_FIGURE_TABLES` lists for its kind (rules ``study_figures_<group>``:
+    one job per group of :func:`lossatlas.design.plan.study_figure_groups`, given those tables).
 
     Args:
         cells_path: ``results/aggregate/cells.csv``; curves_path: ``results/aggregate/curves.parquet``.
@@ -183,7 +184,8 @@ def write_study_figures(
             ``(npz, manifest)``: needed for every dataset of :func:`rrmse_datasets` (the time
             figures draw the test rRMSE there, over each seed's ``ols_rmse_test``); others are not read.
     Raises:
-        ValueError: no figure, a name the study does not plan, or a figure drawn whose table's path is None.
+        ValueError: no figure, a name the study does not plan, a figure drawn whose table's path is
+            None, or one that reads a table its kind does not list.
     """
     figure_plan = study_figures(study, claims)
     unknown = sorted(set(outputs) - set(figure_plan))
@@ -194,8 +196,14 @@ def write_study_figures(
     read: dict[str, pd.DataFrame] = {}
     defaults: dict[str, pd.DataFrame] = {}
 
+    def listed(key: str, name: str) -> None:
+        kind = figure_plan[name]["kind"]
+        if key not in STUDY_FIGURE_TABLES[kind]:
+            raise ValueError(f"study figure {name!r} reads the {key} table, which STUDY_FIGURE_TABLES does not list for {kind}")
+
     def table(key: str, name: str) -> pd.DataFrame:
         """The table ``key`` of ``paths``, read at its first use (figure ``name``)."""
+        listed(key, name)
         if key not in read:
             if paths[key] is None:
                 raise ValueError(f"study figure {name!r} needs the {key} table; its path is None")
@@ -251,6 +259,8 @@ def write_study_figures(
             )
             data = with_context(data, spec, ("experiment", "model", "inputs"))
         elif kind == "time_to_target":
+            for key in ("evals", "data", "manifests"):
+                listed(key, name)
             if evals is None:
                 evals = read_evals(evals_paths)
                 rows_of = rows_by_cell(evals)
