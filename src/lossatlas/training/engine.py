@@ -145,7 +145,8 @@ class BatchOrders:
 
     Each distinct seed has its own random stream, consumed in epoch order, so the orders of epochs
     ``a..b`` are the same however the epochs are split into calls or blocks; replicates that share a
-    seed share their orders.
+    seed share their orders. The drawn orders and the random keys they are sorted from stay in
+    arrays reused from block to block (a fresh array of this size costs more to map than to fill).
     """
 
     def __init__(self, seeds: Sequence[int], n_samples: int, block: int = EPOCHS_PER_CALL):
@@ -154,41 +155,64 @@ class BatchOrders:
         # Distinct seeds in increasing order: each replicate's orders are its stream's, no gather needed.
         self.one_per_stream = np.array_equal(self.index, np.arange(len(unique)))
         self.streams = [np.random.default_rng(derive_seed(int(seed), "batches")) for seed in unique]
-        self.buffer = np.empty((len(unique), 0, n_samples), np.int32)  # (distinct seeds, epochs, n)
+        self.drawn = np.empty((len(unique), 0, n_samples), np.int32)  # (distinct seeds, epochs, n)
+        self.first = self.last = 0  # the epochs drawn and not yet taken: drawn[:, first:last]
+        self.keys: np.ndarray | None = None  # a block's random keys, (distinct seeds, block, n)
 
-    def next(self, epochs: int) -> np.ndarray:
-        """The orders of the next ``epochs`` epochs: int32 ``(epochs, S, n_samples)``."""
-        if self.buffer.shape[1] < epochs:
-            size = max(self.block, epochs - self.buffer.shape[1])
-            keys = np.empty((len(self.streams), size, self.n_samples), np.float32)
+    def next(self, epochs: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The orders of the next ``epochs`` epochs: int32 ``(epochs, S, n_samples)``, written to
+        ``out[:epochs]`` (a new array when ``out`` is None)."""
+        available = self.last - self.first
+        if available < epochs:
+            size = max(self.block, epochs - available)
+            streams, n = len(self.streams), self.n_samples
+            if self.drawn.shape[1] != available + size:  # reused when the same size (a large one is let go)
+                drawn = np.empty((streams, available + size, n), np.int32)
+                drawn[:, :available] = self.drawn[:, self.first : self.last]
+                self.drawn = drawn
+            elif available:
+                self.drawn[:, :available] = self.drawn[:, self.first : self.last]
+            keys = self.keys if self.keys is not None and self.keys.shape[1] == size else np.empty((streams, size, n), np.float32)
+            if size == self.block:
+                self.keys = keys
             for stream, rows in zip(self.streams, keys):
                 stream.random(dtype=np.float32, out=rows)
-            drawn = _permutations(keys)
-            self.buffer = np.concatenate([self.buffer, drawn], axis=1) if self.buffer.shape[1] else drawn
-        orders = self.buffer[:, :epochs] if self.one_per_stream else self.buffer[self.index, :epochs]
-        self.buffer = self.buffer[:, epochs:]
-        return orders.transpose(1, 0, 2)
+            _permutations(keys, self.drawn[:, available : available + size])
+            self.first, self.last = 0, available + size
+        orders = self.drawn[:, self.first : self.first + epochs]
+        self.first += epochs
+        if out is None:
+            out = np.empty((epochs, len(self.index), self.n_samples), np.int32)
+        out[:epochs] = (orders if self.one_per_stream else orders[self.index]).transpose(1, 0, 2)
+        return out[:epochs]
 
 
-def _permutations(keys: np.ndarray) -> np.ndarray:
-    """``np.argsort(keys, axis=-1, kind="stable")`` as int32 for float32 ``keys`` drawn by NumPy's
-    ``random(dtype=float32)`` (multiples of 2**-24 in [0, 1)), several times faster: each key and its
-    position are packed into one integer (the key's 24 bits above the position's), so a plain sort of
-    distinct integers orders equal keys by position, as a stable sort does. Overwrites ``keys``."""
+def _permutations(keys: np.ndarray, out: np.ndarray) -> None:
+    """Writes ``np.argsort(keys, axis=-1, kind="stable")`` to the int32 array ``out`` for float32
+    ``keys`` drawn by NumPy's ``random(dtype=float32)`` (multiples of 2**-24 in [0, 1)), several times
+    faster: each key and its position are packed into one integer (the key's 24 bits above the
+    position's), so a plain sort of distinct integers orders equal keys by position, as a stable
+    sort does. Overwrites ``keys``."""
     n = keys.shape[-1]
     position_bits = max(1, int(n - 1).bit_length())
-    dtype = np.uint32 if 24 + position_bits <= 32 else np.uint64
-    packed = np.multiply(keys, np.float32(2**24), out=keys).astype(dtype)
+    scaled = np.multiply(keys, np.float32(2**24), out=keys)
+    if 24 + position_bits <= 32:  # packed in place, in out's memory
+        packed = out.view(np.uint32)
+        np.copyto(packed, scaled, casting="unsafe")
+    else:
+        packed = scaled.astype(np.uint64)
+    dtype = packed.dtype.type
     packed <<= dtype(position_bits)
     packed |= np.arange(n, dtype=dtype)
     packed.sort(axis=-1)
     packed &= dtype((1 << position_bits) - 1)
-    return packed.view(np.int32) if dtype == np.uint32 else packed.astype(np.int32)
+    if dtype is np.uint64:
+        out[...] = packed
 
 
 def batch_orders(seeds: Sequence[int], n_samples: int, epochs: int) -> np.ndarray:
     """The sample orders of the first ``epochs`` epochs: int32 ``(epochs, S, n_samples)`` (:class:`BatchOrders`)."""
-    return np.ascontiguousarray(BatchOrders(seeds, n_samples).next(epochs))
+    return BatchOrders(seeds, n_samples).next(epochs)
 
 
 @dataclasses.dataclass
@@ -295,6 +319,7 @@ class StackTrainer:
         self.saturation_threshold = saturation_threshold
         self.jit_compile, self.epochs_per_call = jit_compile, epochs_per_call
         self.orders = BatchOrders(self.seeds, self.n_train)
+        self.order_rows = np.zeros((epochs_per_call, n_seeds, self.n_train), np.int32)  # one call's orders
         self.epoch = 0
         self.diverged_epoch = np.zeros(0, np.int64)
 
@@ -587,9 +612,8 @@ class StackTrainer:
         done = 0
         while done < epochs:
             count = min(self.epochs_per_call, epochs - done)
-            orders = np.zeros((self.epochs_per_call, self.n_seeds, self.n_train), np.int32)
-            orders[:count] = self.orders.next(count)
-            loss, update, finite = (value.numpy() for value in self._chunk(tf.constant(orders), tf.constant(count, tf.int32)))
+            self.orders.next(count, out=self.order_rows)  # rows past count: an earlier call's, not read
+            loss, update, finite = (value.numpy() for value in self._chunk(tf.constant(self.order_rows), tf.constant(count, tf.int32)))
             losses[done : done + count], updates[done : done + count] = loss[:count], update[:count]
             for row in range(count):
                 bad = ~finite[row]
