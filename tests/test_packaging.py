@@ -1,6 +1,10 @@
-"""pyproject.toml and environment.yml pin the same versions."""
+"""pyproject.toml and environment.yml pin the same versions; importing the package sets what its
+processes run with."""
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -30,3 +34,12 @@ def pins_from_environment() -> dict[str, str]:
 
 def test_every_direct_dependency_is_pinned_identically():
     assert pins_from_pyproject() == pins_from_environment()
+
+
+def test_importing_the_package_first_turns_numpys_huge_page_advice_off():
+    """NumPy reads NUMPY_MADVISE_HUGEPAGE at its first import: a process that imports lossatlas first
+    (every job and entry point does) allocates its large arrays without asking for huge pages."""
+    code = "import lossatlas, numpy; print(numpy._core.multiarray._get_madvise_hugepage())"
+    environment = {key: value for key, value in os.environ.items() if key != "NUMPY_MADVISE_HUGEPAGE"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO, env=environment)
+    assert run.stdout.strip() == "False"
