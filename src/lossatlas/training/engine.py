@@ -140,8 +140,9 @@ def initial_weights(model: ModelSpec, n_inputs: int, seeds: Sequence[int]) -> li
 
 
 class BatchOrders:
-    """The sample order of every epoch, one random permutation per seed and epoch, drawn in blocks
-    of ``block`` epochs (by default, the most one graph call runs).
+    """The sample order of every epoch, one random permutation per seed and epoch, drawn ahead: when
+    a call needs more epochs than are drawn and not yet taken, enough are drawn to hold its epochs and
+    at least ``block`` in all (by default, the most one graph call runs).
 
     Each distinct seed has its own random stream, consumed in epoch order, so the orders of epochs
     ``a..b`` are the same however the epochs are split into calls or blocks; replicates that share a
@@ -164,7 +165,7 @@ class BatchOrders:
         ``out[:epochs]`` (a new array when ``out`` is None)."""
         available = self.last - self.first
         if available < epochs:
-            size = max(self.block, epochs - available)
+            size = max(self.block, epochs) - available
             streams, n = len(self.streams), self.n_samples
             if self.drawn.shape[1] != available + size:  # reused when the same size (a large one is let go)
                 drawn = np.empty((streams, available + size, n), np.int32)
