@@ -165,10 +165,11 @@ class BatchOrders:
         ``out[:epochs]`` (a new array when ``out`` is None)."""
         available = self.last - self.first
         if available < epochs:
-            size = max(self.block, epochs) - available
+            total = max(self.block, epochs)  # epochs held after the draw
+            size = total - available
             streams, n = len(self.streams), self.n_samples
-            if self.drawn.shape[1] != available + size:  # reused when the same size (a large one is let go)
-                drawn = np.empty((streams, available + size, n), np.int32)
+            if self.drawn.shape[1] != total:  # reused when the same size (a large one is let go)
+                drawn = np.empty((streams, total, n), np.int32)
                 drawn[:, :available] = self.drawn[:, self.first : self.last]
                 self.drawn = drawn
             elif available:
@@ -178,8 +179,8 @@ class BatchOrders:
                 self.keys = keys
             for stream, rows in zip(self.streams, keys):
                 stream.random(dtype=np.float32, out=rows)
-            _permutations(keys, self.drawn[:, available : available + size])
-            self.first, self.last = 0, available + size
+            _permutations(keys, self.drawn[:, available:total])
+            self.first, self.last = 0, total
         orders = self.drawn[:, self.first : self.first + epochs]
         self.first += epochs
         if out is None:
